@@ -1,0 +1,64 @@
+# Find the Labels: `make run` serves the app on embedded defaults, `make test` runs every check.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Production's database; the second test leg runs on it when it answers.
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run serve setup prepare test lint typecheck pytest pytest-postgres browser-deps bench clean
+
+run: prepare serve
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+prepare: setup
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py prepare_model
+
+serve:
+	@echo "Find the Labels on http://$(HOST):$(PORT)/  (emails are printed here; Ctrl-C stops)"
+	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Debian's chromium for the browser tests; installed only when we may (root) and it is missing.
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is missing and this is not root: browser tests will fail"; fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy .
+
+pytest: setup
+	DJANGO_DEBUG=1 $(BIN)/python manage.py prepare_model
+	@echo "== tests on SQLite =="
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+pytest-postgres: setup
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== tests on PostgreSQL ($(PG_URL)) =="; \
+		DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser" $(PYTEST_ARGS); \
+	else echo "== PostgreSQL leg SKIPPED: nothing answers at $(PG_URL) (set PG_URL to run it) =="; fi
+
+test: setup browser-deps lint typecheck pytest pytest-postgres
+
+bench: setup
+	$(BIN)/python bench/detect.py
+	$(BIN)/python bench/web.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts

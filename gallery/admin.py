@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .detection import DetectionError
+from .models import Image, Label, detect_and_store
+
+
+class LabelInline(admin.TabularInline):
+    model = Label
+    fields = ("name", "confidence", "parents")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-confidence",)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class HasLabelsFilter(admin.SimpleListFilter):
+    title = "has labels"
+    parameter_name = "has_labels"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Image]) -> QuerySet[Image]:
+        has = Exists(Label.objects.filter(image=OuterRef("pk")))
+        if self.value() == "yes":
+            return queryset.filter(has)
+        if self.value() == "no":
+            return queryset.exclude(has)
+        return queryset
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ("preview", "original_name", "owner", "uploaded_at", "engine", "hidden")
+    list_filter = ("hidden", HasLabelsFilter, "engine", "uploaded_at")
+    search_fields = ("owner__email", "labels__name", "original_name")
+    list_select_related = ("owner",)
+    readonly_fields = (
+        "large_preview", "owner", "original_name", "content_type", "size_bytes", "width",
+        "height", "sha256", "uploaded_at", "engine", "model_version", "detected_at",
+    )
+    fields = ("large_preview", "hidden", "hidden_reason", *readonly_fields[1:])
+    inlines = (LabelInline,)
+    # Django's own "delete selected" stays: deleting fires post_delete, which removes files.
+    actions = ("hide", "unhide", "redetect")
+    date_hierarchy = "uploaded_at"
+
+    def get_search_results(self, request, queryset, search_term):  # type: ignore[no-untyped-def]
+        results, _ = super().get_search_results(request, queryset, search_term)
+        # Searching across labels joins many rows per image; distinct keeps one.
+        return results.distinct(), False
+
+    @admin.display(description="Photo")
+    def preview(self, obj: Image) -> str:
+        url = reverse("gallery:thumbnail", args=[obj.pk])
+        return format_html('<img src="{}" alt="" style="height:60px;border-radius:4px">', url)
+
+    @admin.display(description="Photo")
+    def large_preview(self, obj: Image) -> str:
+        url = reverse("gallery:thumbnail", args=[obj.pk])
+        return format_html('<img src="{}" alt="" style="max-width:400px">', url)
+
+    @admin.action(description="Hide selected photos from their owners")
+    def hide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
+        count = queryset.update(hidden=True)
+        self.message_user(request, f"Hid {count} photo(s).")
+
+    @admin.action(description="Show selected photos again")
+    def unhide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
+        count = queryset.update(hidden=False, hidden_reason="")
+        self.message_user(request, f"Unhid {count} photo(s).")
+
+    @admin.action(description="Run label detection again")
+    def redetect(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
+        done = 0
+        for image in queryset:
+            try:
+                detect_and_store(image)
+            except DetectionError as exc:
+                self.message_user(request, f"{image}: {exc}", level=messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, f"Detected labels again for {done} photo(s).")

@@ -1,0 +1,51 @@
+"""Label detection: one interface, one engine chosen by settings.
+
+Callers use :func:`get_detector` and catch :class:`DetectionError`; nothing
+else from an engine escapes.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Protocol
+
+from .types import BoundingBox, Detection, DetectionError, Instance, Label
+
+__all__ = [
+    "ENGINES",
+    "BoundingBox",
+    "Detection",
+    "DetectionError",
+    "Detector",
+    "Instance",
+    "Label",
+    "get_detector",
+]
+
+
+class Detector(Protocol):
+    name: str
+
+    def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
+        """Find labels in one encoded image.
+
+        ``storage_name`` is the image's name in the default storage, when it
+        is stored; an engine may read it from there instead of ``data``.
+        """
+        ...
+
+
+ENGINES = ("local",)
+
+
+@cache
+def get_detector(name: str | None = None) -> Detector:
+    """The configured engine, built once per process."""
+    from django.conf import settings
+
+    name = name or settings.FINDLABELS_DETECTOR
+    if name == "local":
+        from .local import LocalDetector
+
+        return LocalDetector.from_settings()
+    raise DetectionError(f"Unknown detector {name!r}; choose one of {', '.join(ENGINES)}.")

@@ -1,0 +1,120 @@
+"""Stateless image helpers for uploads: decode-check, orientation, thumbnails."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from typing import IO
+
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+
+THUMBNAIL_SIZE = 400
+THUMBNAIL_QUALITY = 82
+
+# Pillow format name -> (content type, file extension).
+FORMATS: dict[str, tuple[str, str]] = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
+try:  # HEIC when the optional pillow-heif wheel is present.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    FORMATS["HEIF"] = ("image/heic", "heic")
+except ImportError:
+    pass
+
+
+class InvalidImage(ValueError):
+    """A file that is not an image we accept; the message is for the person."""
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    sha256: str
+    thumbnail: bytes
+
+
+def sha256_of(stream: IO[bytes], chunk_size: int = 1024 * 1024) -> str:
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while chunk := stream.read(chunk_size):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def process_upload(stream: IO[bytes], *, max_pixels: int) -> ProcessedImage:
+    """Decode an uploaded file for real and make its thumbnail.
+
+    One decode serves both purposes: a JPEG is decoded in draft mode at the
+    thumbnail's scale, which still reads every byte, so a truncated file fails.
+    """
+    digest = sha256_of(stream)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            with PILImage.open(stream) as img:
+                kind = FORMATS.get(img.format or "")
+                if kind is None:
+                    raise InvalidImage(
+                        f"{img.format or 'this'} files are not supported; "
+                        f"use {', '.join(sorted(FORMATS))}."
+                    )
+                if img.width * img.height > max_pixels:
+                    raise InvalidImage(
+                        f"it is {img.width}x{img.height} pixels; the limit is "
+                        f"{max_pixels / 1e6:.0f} megapixels."
+                    )
+                oriented_size = _oriented_size(img)
+                thumbnail = _thumbnail(img)
+    except InvalidImage:
+        raise
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
+        raise InvalidImage(
+            f"it has too many pixels; the limit is {max_pixels / 1e6:.0f} megapixels."
+        ) from None
+    except UnidentifiedImageError:
+        raise InvalidImage("it is not an image we can read.") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImage(f"the image data is damaged ({exc}).") from None
+    finally:
+        stream.seek(0)
+    content_type, extension = kind
+    return ProcessedImage(content_type, extension, *oriented_size, digest, thumbnail)
+
+
+def _oriented_size(img: PILImage.Image) -> tuple[int, int]:
+    orientation = img.getexif().get(0x0112, 1)
+    if orientation in (5, 6, 7, 8):  # rotated a quarter turn
+        return img.height, img.width
+    return img.width, img.height
+
+
+def _thumbnail(img: PILImage.Image) -> bytes:
+    if img.format == "JPEG":
+        img.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    img.load()
+    oriented = ImageOps.exif_transpose(img)
+    oriented.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), PILImage.Resampling.LANCZOS)
+    if oriented.mode not in ("RGB", "L"):
+        oriented = _flatten(oriented)
+    out = io.BytesIO()
+    oriented.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+def _flatten(img: PILImage.Image) -> PILImage.Image:
+    """Transparent pixels over white, as a photo viewer shows them."""
+    rgba = img.convert("RGBA")
+    background = PILImage.new("RGB", rgba.size, "white")
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.utils import timezone
+
+from .detection import Detection, DetectionError, get_detector
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# How many label chips a gallery card shows.
+CARD_LABELS = 3
+
+
+class ImageQuerySet(models.QuerySet["Image"]):
+    def owned_by(self, user: User) -> ImageQuerySet:
+        return self.filter(owner=user)
+
+    def visible(self) -> ImageQuerySet:
+        return self.filter(hidden=False)
+
+    def with_label(self, name: str, min_confidence: float = 0) -> ImageQuerySet:
+        matching = Label.objects.filter(
+            image=OuterRef("pk"), name=name, confidence__gte=min_confidence
+        )
+        return self.visible().filter(Exists(matching))
+
+    def for_gallery(self) -> ImageQuerySet:
+        """Newest first, with each image's labels in one extra query."""
+        labels = Label.objects.order_by("-confidence", "name").only(
+            "image_id", "name", "confidence"
+        )
+        return (
+            self.order_by("-uploaded_at", "-pk")
+            .prefetch_related(Prefetch("labels", queryset=labels, to_attr="ranked_labels"))
+        )
+
+
+class Image(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images"
+    )
+    original = models.FileField(max_length=255)
+    thumbnail = models.FileField(max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(help_text="After EXIF orientation.")
+    height = models.PositiveIntegerField(help_text="After EXIF orientation.")
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    engine = models.CharField(max_length=32, blank=True)
+    model_version = models.CharField(max_length=128, blank=True)
+    detected_at = models.DateTimeField(null=True, blank=True)
+
+    hidden = models.BooleanField(default=False, help_text="Hidden by a moderator.")
+    hidden_reason = models.CharField(max_length=255, blank=True)
+
+    objects = ImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-uploaded_at",)
+        indexes = [models.Index(fields=["owner", "-uploaded_at"], name="image_owner_newest")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "sha256"], name="image_unique_per_owner")
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def card_labels(self) -> list[Label]:
+        """The top labels; prefetched by ``for_gallery`` so a page costs one query."""
+        ranked = getattr(self, "ranked_labels", None)
+        if ranked is None:
+            ranked = list(self.labels.order_by("-confidence")[:CARD_LABELS])
+        return ranked[:CARD_LABELS]
+
+    def stored_names(self) -> list[str]:
+        return [name for name in (self.original.name, self.thumbnail.name) if name]
+
+    def replace_labels(self, detection: Detection) -> list[Label]:
+        """Store a detection, replacing any earlier one, in one transaction."""
+        rows = [
+            Label(
+                image=self,
+                name=label.name,
+                confidence=label.confidence,
+                parents=list(label.parents),
+                aliases=list(label.aliases),
+                categories=list(label.categories),
+                instances=[label_instance_as_json(i) for i in label.instances],
+            )
+            for label in detection.sorted_labels()
+        ]
+        with transaction.atomic():
+            self.labels.all().delete()
+            Label.objects.bulk_create(rows)
+            self.engine = detection.engine
+            self.model_version = detection.model_version
+            self.detected_at = timezone.now()
+            self.save(update_fields=["engine", "model_version", "detected_at"])
+        return rows
+
+
+def label_instance_as_json(instance: Any) -> dict[str, Any]:
+    box = instance.bounding_box
+    return {
+        "left": box.left,
+        "top": box.top,
+        "width": box.width,
+        "height": box.height,
+        "confidence": instance.confidence,
+    }
+
+
+class LabelQuerySet(models.QuerySet["Label"]):
+    def owned_by(self, user: User) -> LabelQuerySet:
+        return self.filter(image__owner=user, image__hidden=False)
+
+    def counts(self) -> QuerySet[Label, dict[str, Any]]:
+        """Label names with how many images carry each, most common first."""
+        return (
+            self.values("name")
+            .annotate(images=Count("image_id", distinct=True))
+            .order_by("-images", "name")
+        )
+
+
+class Label(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=128)
+    confidence = models.FloatField()
+    parents = models.JSONField(default=list, blank=True)
+    aliases = models.JSONField(default=list, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    instances = models.JSONField(default=list, blank=True)
+
+    objects = LabelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-confidence",)
+        indexes = [
+            models.Index(fields=["name", "confidence"], name="label_name_confidence"),
+            models.Index(fields=["image", "-confidence"], name="label_image_confidence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.confidence:.1f}%)"
+
+    @property
+    def boxes(self) -> list[dict[str, float]]:
+        return label_boxes(self)
+
+
+def detect_and_store(image: Image) -> list[Label]:
+    """Run the configured engine on a stored image and keep what it finds.
+
+    Raises DetectionError only, whatever went wrong, so callers have one
+    thing to turn into a message.
+    """
+    detector = get_detector()
+    try:
+        with image.original.open("rb") as stored:
+            data = stored.read()
+    except OSError as exc:
+        raise DetectionError("The stored photo could not be read.", permanent=False) from exc
+    detection = detector.detect(data, storage_name=image.original.name)
+    return image.replace_labels(detection)
+
+
+def _percent_box(instance: dict[str, Any]) -> dict[str, float]:
+    return {key: float(instance[key]) * 100 for key in ("left", "top", "width", "height")}
+
+
+def label_boxes(label: Label) -> list[dict[str, float]]:
+    """A label's instances as CSS percentages of the displayed image."""
+    return [_percent_box(instance) for instance in label.instances]

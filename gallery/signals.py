@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from .models import Image
+
+logger = logging.getLogger(__name__)
+
+
+def delete_stored_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            # The row is gone either way; an orphan file is logged for the operator.
+            logger.exception("Could not delete stored file %s", name)
+
+
+@receiver(post_delete, sender=Image)
+def remove_files_after_delete(sender: type[Image], instance: Image, **kwargs: Any) -> None:
+    """Files go only once the deletion is committed, so a rollback loses nothing."""
+    names = instance.stored_names()
+    transaction.on_commit(lambda: delete_stored_files(names))

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "gallery"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("labels/", views.labels, name="labels"),
+    path("upload/", views.upload, name="upload"),
+    path("images/<uuid:image_id>/", views.detail, name="detail"),
+    path("images/<uuid:image_id>/detect/", views.detect, name="detect"),
+    path("images/<uuid:image_id>/delete/", views.delete, name="delete"),
+    path("images/<uuid:image_id>/original", views.media, {"variant": "original"}, name="original"),
+    path(
+        "images/<uuid:image_id>/thumbnail", views.media, {"variant": "thumbnail"}, name="thumbnail"
+    ),
+    path("preferences/confidence/", views.save_confidence, name="save_confidence"),
+]

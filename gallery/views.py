@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .detection import DetectionError
+from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
+from .models import Image, Label, detect_and_store
+from .uploads import UploadRejected, store_upload
+
+PAGE_SIZE = 24
+
+
+def image_for(request: HttpRequest, image_id: uuid.UUID, *, manage: bool = False) -> Image:
+    """The one access check: the owner's image, or for staff any image to look at.
+
+    ``manage`` views (detect, delete) are the owner's alone; moderators act in
+    the admin. Everyone else gets a 404, never a hint that the image exists.
+    """
+    image = Image.objects.select_related("owner").filter(pk=image_id).first()
+    if image is None:
+        raise Http404("No such image.")
+    if image.owner_id == request.user.pk:
+        return image
+    if request.user.is_staff and not manage:
+        return image
+    raise Http404("No such image.")
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
+@login_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    form = GalleryFilterForm(request.GET)
+    images = Image.objects.owned_by(request.user)  # type: ignore[arg-type]
+    label, minimum = "", 0
+    if form.is_valid():
+        label, minimum = form.cleaned_data["label"], form.cleaned_data["min"] or 0
+        if label:
+            images = images.with_label(label, minimum)
+    page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "form": form, "label": label, "minimum": minimum}
+    return render(request, "gallery/index.html", context)
+
+
+@login_required
+@require_GET
+def labels(request: HttpRequest) -> HttpResponse:
+    counts = Label.objects.owned_by(request.user).counts()  # type: ignore[arg-type]
+    return render(request, "gallery/labels.html", {"counts": counts})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        stored = [f for f in form.cleaned_data["images"] if _store_one(request, f)]
+        if stored:
+            messages.success(request, f"Stored {len(stored)} photo{'s'[: len(stored) != 1]}.")
+        target = reverse("gallery:index") if stored else reverse("gallery:upload")
+        if wants_json(request):
+            return JsonResponse({"redirect": target, "stored": len(stored)})
+        return redirect(target)
+    if request.method == "POST" and wants_json(request):
+        return JsonResponse({"errors": form.errors.get("images", [])}, status=400)
+    limits = {"max_mb": settings.FINDLABELS_MAX_UPLOAD_BYTES // (1024 * 1024)}
+    return render(request, "gallery/upload.html", {"form": form, **limits})
+
+
+def _store_one(request: HttpRequest, upload_file: object) -> bool:
+    name = getattr(upload_file, "name", "A file")
+    try:
+        image = store_upload(request.user, upload_file)  # type: ignore[arg-type]
+    except UploadRejected as exc:
+        messages.error(request, f"{name} was not stored: {exc}")
+        return False
+    if settings.FINDLABELS_DETECT_ON_UPLOAD:
+        try:
+            detect_and_store(image)
+        except DetectionError as exc:
+            messages.warning(request, f"{name} was stored, but finding labels failed: {exc}")
+    return True
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
+    image = image_for(request, image_id)
+    labels = list(image.labels.all()) if not image.hidden else []
+    confidence = request.user.label_confidence  # type: ignore[union-attr]
+    context = {"image": image, "labels": labels, "confidence": confidence}
+    return render(request, "gallery/detail.html", context)
+
+
+@login_required
+@require_POST
+def detect(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
+    image = image_for(request, image_id, manage=True)
+    if image.hidden:
+        messages.error(request, "This photo was removed by a moderator.")
+    else:
+        try:
+            found = detect_and_store(image)
+        except DetectionError as exc:
+            messages.error(request, f"Labels could not be found: {exc}")
+        else:
+            messages.success(request, f"Found {len(found)} labels.")
+    return redirect("gallery:detail", image_id=image.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
+    image = image_for(request, image_id, manage=True)
+    if request.method == "POST":
+        image.delete()
+        messages.success(request, f"Deleted {image.original_name}.")
+        return redirect("gallery:index")
+    return render(request, "gallery/confirm_delete.html", {"image": image})
+
+
+@login_required
+@require_GET
+def media(request: HttpRequest, image_id: uuid.UUID, variant: str) -> HttpResponseBase:
+    image = image_for(request, image_id)
+    if image.hidden and not request.user.is_staff:
+        return redirect(static("img/removed.svg"))
+    stored = image.original if variant == "original" else image.thumbnail
+    try:
+        handle = default_storage.open(stored.name, "rb")
+    except OSError as exc:
+        raise Http404("The stored file is missing.") from exc
+    is_original = variant == "original"
+    response = FileResponse(
+        handle,
+        content_type=image.content_type if is_original else "image/jpeg",
+        filename=image.original_name if is_original else "thumbnail.jpg",
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_POST
+def save_confidence(request: HttpRequest) -> HttpResponse:
+    form = ConfidenceForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    request.user.label_confidence = form.cleaned_data["confidence"]  # type: ignore[union-attr]
+    request.user.save(update_fields=["label_confidence"])  # type: ignore[union-attr]
+    return HttpResponse(status=204)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _check_database(), "storage": _check_storage()}
+    healthy = all(result == "ok" for result in checks.values())
+    return JsonResponse(checks, status=200 if healthy else 503)
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any driver error means "not healthy", never a 500
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_storage() -> str:
+    try:
+        default_storage.exists("healthz")
+    except Exception as exc:  # any backend error means "not healthy", never a 500
+        return f"error: {type(exc).__name__}"
+    return "ok"
