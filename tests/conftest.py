@@ -27,6 +27,14 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    """Rate limits live in the cache; one test's sign-ups must not slow another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def make_jpeg(
     size: tuple[int, int] = (640, 480),
     color: tuple[int, int, int] = (200, 80, 40),

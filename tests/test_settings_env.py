@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from findlabels.env import env_bool, env_choice, env_int, env_list
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_env_bool_reads_common_spellings(monkeypatch: Any) -> None:
+    monkeypatch.setenv("X_FLAG", "Yes")
+    assert env_bool("X_FLAG", False) is True
+    monkeypatch.setenv("X_FLAG", "0")
+    assert env_bool("X_FLAG", True) is False
+
+
+@pytest.mark.parametrize(
+    ("reader", "value", "words"),
+    [
+        (lambda: env_bool("X_VAL", False), "maybe", "X_VAL must be true or false"),
+        (lambda: env_int("X_VAL", 1), "lots", "X_VAL must be a whole number"),
+        (lambda: env_int("X_VAL", 1, minimum=1), "0", "X_VAL must be at least 1"),
+        (lambda: env_choice("X_VAL", "a", ("a", "b")), "c", "X_VAL='c' is not one of: a, b"),
+    ],
+)
+def test_bad_values_fail_naming_the_variable(monkeypatch: Any, reader: Any, value: str, words: str) -> None:
+    monkeypatch.setenv("X_VAL", value)
+    with pytest.raises(ImproperlyConfigured, match=words.replace("(", r"\(")):
+        reader()
+
+
+def test_env_list_splits_on_commas(monkeypatch: Any) -> None:
+    monkeypatch.setenv("X_LIST", "a.example, b.example,,")
+    assert env_list("X_LIST", []) == ["a.example", "b.example"]
+
+
+def run_check(**env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "FINDLABELS_VAR_DIR": str(ROOT / "var")}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_a_missing_secret_key_is_an_error_when_debug_is_off() -> None:
+    result = run_check()
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_an_unknown_detector_fails_at_start_up_with_a_clear_message() -> None:
+    result = run_check(DJANGO_DEBUG="1", FINDLABELS_DETECTOR="magic")
+    assert result.returncode != 0
+    assert "FINDLABELS_DETECTOR='magic' is not one of: local" in result.stderr
+
+
+def test_debug_mode_starts_with_nothing_else_set() -> None:
+    result = run_check(DJANGO_DEBUG="1")
+    assert result.returncode == 0, result.stderr
