@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.validators import MaxValueValidator
 from django.db import models
+from django.http import HttpRequest
 
 
 class UserManager(BaseUserManager["User"]):
@@ -46,3 +47,9 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class AuthenticatedRequest(HttpRequest):
+    """The request type of views behind ``@login_required``."""
+
+    user: User

@@ -45,8 +45,18 @@ class ImageAdmin(admin.ModelAdmin):
     search_fields = ("owner__email", "labels__name", "original_name")
     list_select_related = ("owner",)
     readonly_fields = (
-        "large_preview", "owner", "original_name", "content_type", "size_bytes", "width",
-        "height", "sha256", "uploaded_at", "engine", "model_version", "detected_at",
+        "large_preview",
+        "owner",
+        "original_name",
+        "content_type",
+        "size_bytes",
+        "width",
+        "height",
+        "sha256",
+        "uploaded_at",
+        "engine",
+        "model_version",
+        "detected_at",
     )
     fields = ("large_preview", "hidden", "hidden_reason", *readonly_fields[1:])
     inlines = (LabelInline,)
@@ -54,7 +64,9 @@ class ImageAdmin(admin.ModelAdmin):
     actions = ("hide", "unhide", "redetect")
     date_hierarchy = "uploaded_at"
 
-    def get_search_results(self, request, queryset, search_term):  # type: ignore[no-untyped-def]
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Image], search_term: str
+    ) -> tuple[QuerySet[Image], bool]:
         results, _ = super().get_search_results(request, queryset, search_term)
         # Searching across labels joins many rows per image; distinct keeps one.
         return results.distinct(), False

@@ -20,7 +20,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "PNG": ("image/png", "png"),
     "WEBP": ("image/webp", "webp"),
 }
-try:  # HEIC when the optional pillow-heif wheel is present.
+# Types every browser shows in an <img>; others are converted to JPEG for display.
+BROWSER_TYPES = {"image/jpeg", "image/png", "image/webp"}
+try:  # HEIC, when pillow-heif is installed (it is a dependency; still optional to run).
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
@@ -90,6 +92,18 @@ def process_upload(stream: IO[bytes], *, max_pixels: int) -> ProcessedImage:
         stream.seek(0)
     content_type, extension = kind
     return ProcessedImage(content_type, extension, *oriented_size, digest, thumbnail)
+
+
+def display_jpeg(stream: IO[bytes], max_side: int = 2560) -> bytes:
+    """An oriented JPEG of a stored original the browser cannot show (HEIC)."""
+    with PILImage.open(stream) as img:
+        oriented = ImageOps.exif_transpose(img)
+        oriented.thumbnail((max_side, max_side), PILImage.Resampling.LANCZOS)
+        if oriented.mode not in ("RGB", "L"):
+            oriented = _flatten(oriented)
+        out = io.BytesIO()
+        oriented.save(out, "JPEG", quality=88)
+    return out.getvalue()
 
 
 def _oriented_size(img: PILImage.Image) -> tuple[int, int]:

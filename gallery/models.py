@@ -35,9 +35,8 @@ class ImageQuerySet(models.QuerySet["Image"]):
         labels = Label.objects.order_by("-confidence", "name").only(
             "image_id", "name", "confidence"
         )
-        return (
-            self.order_by("-uploaded_at", "-pk")
-            .prefetch_related(Prefetch("labels", queryset=labels, to_attr="ranked_labels"))
+        return self.order_by("-uploaded_at", "-pk").prefetch_related(
+            Prefetch("labels", queryset=labels, to_attr="ranked_labels")
         )
 
 

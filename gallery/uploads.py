@@ -33,8 +33,9 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
         raise UploadRejected(f"it is {_mb(upload.size)}; the limit is {_mb(limit)}.")
     if upload.size == 0:
         raise UploadRejected("the file is empty.")
+    stream = upload.open("rb")
     try:
-        processed = process_upload(upload.file, max_pixels=settings.FINDLABELS_MAX_PIXELS)
+        processed = process_upload(stream, max_pixels=settings.FINDLABELS_MAX_PIXELS)
     except InvalidImage as exc:
         raise UploadRejected(str(exc)) from None
     if Image.objects.filter(owner=owner, sha256=processed.sha256).exists():
@@ -44,9 +45,7 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
     folder = f"images/{owner.pk}/{uuid.uuid4().hex}"
     written: list[str] = []
     try:
-        written.append(
-            default_storage.save(f"{folder}/original.{processed.extension}", upload.file)
-        )
+        written.append(default_storage.save(f"{folder}/original.{processed.extension}", stream))
         written.append(
             default_storage.save(f"{folder}/thumbnail.jpg", ContentFile(processed.thumbnail))
         )

@@ -17,5 +17,6 @@ urlpatterns = [
     path(
         "images/<uuid:image_id>/thumbnail", views.media, {"variant": "thumbnail"}, name="thumbnail"
     ),
+    path("images/<uuid:image_id>/display", views.media, {"variant": "display"}, name="display"),
     path("preferences/confidence/", views.save_confidence, name="save_confidence"),
 ]

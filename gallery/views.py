@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import (
@@ -22,15 +23,18 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import AuthenticatedRequest
+
 from .detection import DetectionError
 from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
+from .imaging import BROWSER_TYPES, display_jpeg
 from .models import Image, Label, detect_and_store
 from .uploads import UploadRejected, store_upload
 
 PAGE_SIZE = 24
 
 
-def image_for(request: HttpRequest, image_id: uuid.UUID, *, manage: bool = False) -> Image:
+def image_for(request: AuthenticatedRequest, image_id: uuid.UUID, *, manage: bool = False) -> Image:
     """The one access check: the owner's image, or for staff any image to look at.
 
     ``manage`` views (detect, delete) are the owner's alone; moderators act in
@@ -52,9 +56,9 @@ def wants_json(request: HttpRequest) -> bool:
 
 @login_required
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedRequest) -> HttpResponse:
     form = GalleryFilterForm(request.GET)
-    images = Image.objects.owned_by(request.user)  # type: ignore[arg-type]
+    images = Image.objects.owned_by(request.user)
     label, minimum = "", 0
     if form.is_valid():
         label, minimum = form.cleaned_data["label"], form.cleaned_data["min"] or 0
@@ -67,14 +71,14 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def labels(request: HttpRequest) -> HttpResponse:
-    counts = Label.objects.owned_by(request.user).counts()  # type: ignore[arg-type]
+def labels(request: AuthenticatedRequest) -> HttpResponse:
+    counts = Label.objects.owned_by(request.user).counts()
     return render(request, "gallery/labels.html", {"counts": counts})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def upload(request: HttpRequest) -> HttpResponse:
+def upload(request: AuthenticatedRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
     if request.method == "POST" and form.is_valid():
         stored = [f for f in form.cleaned_data["images"] if _store_one(request, f)]
@@ -90,10 +94,10 @@ def upload(request: HttpRequest) -> HttpResponse:
     return render(request, "gallery/upload.html", {"form": form, **limits})
 
 
-def _store_one(request: HttpRequest, upload_file: object) -> bool:
-    name = getattr(upload_file, "name", "A file")
+def _store_one(request: AuthenticatedRequest, upload_file: UploadedFile) -> bool:
+    name = upload_file.name or "A file"
     try:
-        image = store_upload(request.user, upload_file)  # type: ignore[arg-type]
+        image = store_upload(request.user, upload_file)
     except UploadRejected as exc:
         messages.error(request, f"{name} was not stored: {exc}")
         return False
@@ -107,17 +111,17 @@ def _store_one(request: HttpRequest, upload_file: object) -> bool:
 
 @login_required
 @require_GET
-def detail(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
+def detail(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
     image = image_for(request, image_id)
     labels = list(image.labels.all()) if not image.hidden else []
-    confidence = request.user.label_confidence  # type: ignore[union-attr]
+    confidence = request.user.label_confidence
     context = {"image": image, "labels": labels, "confidence": confidence}
     return render(request, "gallery/detail.html", context)
 
 
 @login_required
 @require_POST
-def detect(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
+def detect(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
     image = image_for(request, image_id, manage=True)
     if image.hidden:
         messages.error(request, "This photo was removed by a moderator.")
@@ -133,7 +137,7 @@ def detect(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def delete(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
+def delete(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
     image = image_for(request, image_id, manage=True)
     if request.method == "POST":
         image.delete()
@@ -144,33 +148,39 @@ def delete(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_GET
-def media(request: HttpRequest, image_id: uuid.UUID, variant: str) -> HttpResponseBase:
+def media(request: AuthenticatedRequest, image_id: uuid.UUID, variant: str) -> HttpResponseBase:
     image = image_for(request, image_id)
     if image.hidden and not request.user.is_staff:
         return redirect(static("img/removed.svg"))
-    stored = image.original if variant == "original" else image.thumbnail
+    stored = image.thumbnail if variant == "thumbnail" else image.original
     try:
-        handle = default_storage.open(stored.name, "rb")
+        handle = default_storage.open(stored.name or "", "rb")
     except OSError as exc:
         raise Http404("The stored file is missing.") from exc
-    is_original = variant == "original"
-    response = FileResponse(
-        handle,
-        content_type=image.content_type if is_original else "image/jpeg",
-        filename=image.original_name if is_original else "thumbnail.jpg",
-    )
+    if variant == "display" and image.content_type not in BROWSER_TYPES:
+        with handle:
+            response: HttpResponseBase = HttpResponse(display_jpeg(handle), "image/jpeg")
+    elif variant == "thumbnail":
+        response = FileResponse(handle, content_type="image/jpeg", filename="thumbnail.jpg")
+    else:
+        response = FileResponse(
+            handle,
+            content_type=image.content_type,
+            filename=image.original_name,
+            as_attachment=request.GET.get("download") == "1",
+        )
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
 
 @login_required
 @require_POST
-def save_confidence(request: HttpRequest) -> HttpResponse:
+def save_confidence(request: AuthenticatedRequest) -> HttpResponse:
     form = ConfidenceForm(request.POST)
     if not form.is_valid():
         return JsonResponse({"errors": form.errors}, status=400)
-    request.user.label_confidence = form.cleaned_data["confidence"]  # type: ignore[union-attr]
-    request.user.save(update_fields=["label_confidence"])  # type: ignore[union-attr]
+    request.user.label_confidence = form.cleaned_data["confidence"]
+    request.user.save(update_fields=["label_confidence"])
     return HttpResponse(status=204)
 
 

@@ -29,7 +29,9 @@ def test_env_bool_reads_common_spellings(monkeypatch: Any) -> None:
         (lambda: env_choice("X_VAL", "a", ("a", "b")), "c", "X_VAL='c' is not one of: a, b"),
     ],
 )
-def test_bad_values_fail_naming_the_variable(monkeypatch: Any, reader: Any, value: str, words: str) -> None:
+def test_bad_values_fail_naming_the_variable(
+    monkeypatch: Any, reader: Any, value: str, words: str
+) -> None:
     monkeypatch.setenv("X_VAL", value)
     with pytest.raises(ImproperlyConfigured, match=words.replace("(", r"\(")):
         reader()
@@ -44,7 +46,11 @@ def run_check(**env: str) -> subprocess.CompletedProcess[str]:
     base = {"PATH": "/usr/bin:/bin", "FINDLABELS_VAR_DIR": str(ROOT / "var")}
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -29,7 +29,9 @@ def test_regular_users_cannot_open_the_admin(owner_client: Client) -> None:
     assert owner_client.get(CHANGELIST).status_code == 302
 
 
-def test_search_by_owner_email_and_label(staff_client: Client, make_image: Any, detector: Any, other_user: Any) -> None:
+def test_search_by_owner_email_and_label(
+    staff_client: Client, make_image: Any, detector: Any, other_user: Any
+) -> None:
     cat = make_image()
     cat.replace_labels(detector.detect(b""))
     make_image(user=other_user)
@@ -38,9 +40,17 @@ def test_search_by_owner_email_and_label(staff_client: Client, make_image: Any, 
 
 
 @pytest.mark.parametrize(
-    ("query", "expected"), [({"hidden__exact": "1"}, 1), ({"has_labels": "yes"}, 1), ({"has_labels": "no"}, 1), ({"engine": "fake"}, 1)]
+    ("query", "expected"),
+    [
+        ({"hidden__exact": "1"}, 1),
+        ({"has_labels": "yes"}, 1),
+        ({"has_labels": "no"}, 1),
+        ({"engine": "fake"}, 1),
+    ],
 )
-def test_list_filters(staff_client: Client, make_image: Any, detector: Any, query: dict[str, str], expected: int) -> None:
+def test_list_filters(
+    staff_client: Client, make_image: Any, detector: Any, query: dict[str, str], expected: int
+) -> None:
     labelled, hidden = make_image(), make_image()
     labelled.replace_labels(detector.detect(b""))
     Image.objects.filter(pk=hidden.pk).update(hidden=True)
@@ -57,7 +67,9 @@ def test_hide_and_unhide_actions(staff_client: Client, make_image: Any) -> None:
     assert not image.hidden
 
 
-def test_redetect_action_runs_the_engine(staff_client: Client, make_image: Any, detector: Any) -> None:
+def test_redetect_action_runs_the_engine(
+    staff_client: Client, make_image: Any, detector: Any
+) -> None:
     image = make_image()
     response = act(staff_client, "redetect", image)
     assert b"Detected labels again for 1 photo(s)." in response.content
@@ -76,7 +88,9 @@ def test_delete_action_removes_rows_and_files(
     assert not any(default_storage.exists(name) for name in names)
 
 
-def test_change_page_shows_labels_inline(staff_client: Client, make_image: Any, detector: Any) -> None:
+def test_change_page_shows_labels_inline(
+    staff_client: Client, make_image: Any, detector: Any
+) -> None:
     image = make_image()
     image.replace_labels(detector.detect(b""))
     content = staff_client.get(f"{CHANGELIST}{image.pk}/change/").content.decode()

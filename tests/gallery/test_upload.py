@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage
 from django.test import Client
 from PIL import Image as PILImage
 
@@ -50,7 +50,7 @@ def test_it_keeps_the_original_byte_exact(owner: Any, owner_client: Client) -> N
     data = make_jpeg(exif_orientation=6)
     post(owner_client, upload_file("turned.jpg", data))
     image = Image.objects.get()
-    with default_storage.open(image.original.name, "rb") as stored:
+    with image.original.open("rb") as stored:
         assert stored.read() == data
 
 
@@ -58,14 +58,14 @@ def test_it_applies_exif_orientation_to_size_and_thumbnail(owner_client: Client)
     post(owner_client, upload_file("turned.jpg", make_jpeg(size=(640, 480), exif_orientation=6)))
     image = Image.objects.get()
     assert (image.width, image.height) == (480, 640)
-    with default_storage.open(image.thumbnail.name, "rb") as thumb, PILImage.open(thumb) as img:
+    with image.thumbnail.open("rb") as thumb, PILImage.open(thumb) as img:
         assert img.size == (300, 400)
 
 
 def test_thumbnail_is_a_small_jpeg(owner_client: Client) -> None:
     post(owner_client, upload_file("big.jpg", make_jpeg(size=(4000, 3000))))
     image = Image.objects.get()
-    with default_storage.open(image.thumbnail.name, "rb") as thumb, PILImage.open(thumb) as img:
+    with image.thumbnail.open("rb") as thumb, PILImage.open(thumb) as img:
         assert img.format == "JPEG" and max(img.size) == 400
 
 
@@ -156,7 +156,7 @@ def test_a_post_without_files_says_so(owner_client: Client) -> None:
 def test_a_storage_failure_leaves_no_row(
     owner_client: Client, monkeypatch: Any, media_root: Path
 ) -> None:
-    real_save = FileSystemStorage._save
+    real_save = FileSystemStorage._save  # type: ignore[attr-defined]
     calls = iter(range(10))
 
     def fail_on_second_file(self: Any, name: str, content: Any) -> str:
@@ -171,7 +171,9 @@ def test_a_storage_failure_leaves_no_row(
     assert stored_files(media_root) == []
 
 
-def test_a_row_failure_leaves_no_file(owner_client: Client, monkeypatch: Any, media_root: Path) -> None:
+def test_a_row_failure_leaves_no_file(
+    owner_client: Client, monkeypatch: Any, media_root: Path
+) -> None:
     def fail(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database went away")
 
@@ -183,7 +185,7 @@ def test_a_row_failure_leaves_no_file(owner_client: Client, monkeypatch: Any, me
 
 def test_storage_names_are_per_user_and_not_guessable(owner: Any, owner_client: Client) -> None:
     post(owner_client, upload_file("a.jpg", make_jpeg()), upload_file("b.jpg", make_jpeg((8, 8))))
-    names = [image.original.name for image in Image.objects.all()]
+    names = [str(image.original.name) for image in Image.objects.all()]
     assert all(name.startswith(f"images/{owner.pk}/") for name in names)
     assert all(len(name.split("/")[2]) == 32 for name in names)  # a random uuid4 hex
     assert "a.jpg" not in " ".join(names)
@@ -220,3 +222,15 @@ def test_anonymous_upload_is_refused(client: Client) -> None:
     response = client.post("/upload/", {"images": [upload_file("a.jpg", make_jpeg())]})
     assert response.status_code == 302
     assert Image.objects.count() == 0
+
+
+def test_heic_is_accepted_and_shown_as_jpeg(owner_client: Client) -> None:
+    out = io.BytesIO()
+    PILImage.new("RGB", (64, 48), "red").save(out, "HEIF")
+    post(owner_client, upload_file("phone.heic", out.getvalue(), "image/heic"))
+    image = Image.objects.get()
+    assert image.content_type == "image/heic"
+    shown = owner_client.get(f"/images/{image.pk}/display")
+    assert shown["Content-Type"] == "image/jpeg"
+    with PILImage.open(io.BytesIO(shown.content)) as img:
+        assert img.format == "JPEG" and img.size == (64, 48)

@@ -26,7 +26,9 @@ class Command(BaseCommand):
         source.add_argument("--all", action="store_true", help="Every stored image.")
         parser.add_argument("--min-confidence", type=float, default=0.0, metavar="N")
         parser.add_argument("--format", choices=("table", "json"), default="table")
-        parser.add_argument("--missing-only", action="store_true", help="With --all: unlabelled only.")
+        parser.add_argument(
+            "--missing-only", action="store_true", help="With --all: unlabelled only."
+        )
         parser.add_argument("--user", metavar="EMAIL", help="With --all: one owner's images.")
 
     def handle(self, *args: Any, **options: Any) -> None:
