@@ -34,6 +34,8 @@ class User(AbstractUser):
 
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
+    # The Cognito user's `sub`: stable when the email address changes.
+    cognito_sub = models.CharField(max_length=64, unique=True, null=True, blank=True)
     label_confidence = models.PositiveSmallIntegerField(
         default=50,
         validators=[MaxValueValidator(100)],

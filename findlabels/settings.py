@@ -7,11 +7,13 @@ With nothing set, the app runs on embedded defaults: SQLite and media under
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_choice, env_int, env_list, env_path, env_str
+from .aws import botocore_config
+from .env import env_bool, env_choice, env_int, env_list, env_path, env_required, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("FINDLABELS_VAR_DIR", BASE_DIR / "var")
@@ -27,6 +29,28 @@ if not SECRET_KEY:
             "(or set DJANGO_DEBUG=1 for local development)."
         )
     SECRET_KEY = "insecure-development-key-only-used-with-debug-on"  # noqa: S105
+
+# Modes: `aws` switches storage, detector and accounts to AWS together; each
+# can also be chosen alone.
+FINDLABELS_MODE = env_choice("FINDLABELS_MODE", "local", ("local", "aws"))
+_AWS = FINDLABELS_MODE == "aws"
+FINDLABELS_STORAGE = env_choice("FINDLABELS_STORAGE", "s3" if _AWS else "local", ("local", "s3"))
+FINDLABELS_DETECTOR = env_choice(
+    "FINDLABELS_DETECTOR", "rekognition" if _AWS else "local", ("local", "rekognition")
+)
+FINDLABELS_AUTH = env_choice(
+    "FINDLABELS_AUTH", "cognito" if _AWS else "local", ("local", "cognito")
+)
+USES_AWS = any(
+    choice != "local" for choice in (FINDLABELS_STORAGE, FINDLABELS_DETECTOR, FINDLABELS_AUTH)
+)
+_IN_AWS_MODE = "in AWS mode"
+# Credentials come only from boto3's default chain (the instance role on EC2).
+AWS_REGION = env_required("AWS_REGION", _IN_AWS_MODE) if USES_AWS else env_str("AWS_REGION")
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL") or None  # a local endpoint such as moto's
+AWS_CONNECT_TIMEOUT = env_int("AWS_CONNECT_TIMEOUT", 5, minimum=1)
+AWS_READ_TIMEOUT = env_int("AWS_READ_TIMEOUT", 30, minimum=1)
+AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 3, minimum=1)
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -130,12 +154,35 @@ STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", VAR_DIR / "static")
 
 # Media is never served by URL: every read goes through an access-checked view.
 MEDIA_ROOT = env_path("FINDLABELS_MEDIA_ROOT", VAR_DIR / "media")
-FINDLABELS_STORAGE = env_choice("FINDLABELS_STORAGE", "local", ("local",))
-STORAGES = {
-    "default": {
+FINDLABELS_PRESIGN_SECONDS = env_int("FINDLABELS_PRESIGN_SECONDS", 300, minimum=1)
+if FINDLABELS_STORAGE == "s3":
+    AWS_STORAGE_BUCKET_NAME = env_required("AWS_STORAGE_BUCKET_NAME", "for S3 storage")
+    _DEFAULT_STORAGE: dict[str, Any] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "region_name": AWS_REGION,
+            "endpoint_url": AWS_ENDPOINT_URL,
+            "signature_version": "s3v4",
+            # A local endpoint (moto) answers on one host: path-style addresses.
+            "addressing_style": "path" if AWS_ENDPOINT_URL else "virtual",
+            "default_acl": None,  # private: the bucket blocks public access
+            "querystring_auth": True,
+            "querystring_expire": FINDLABELS_PRESIGN_SECONDS,
+            "file_overwrite": False,
+            "object_parameters": {"ServerSideEncryption": "AES256"},
+            "client_config": botocore_config(
+                AWS_CONNECT_TIMEOUT, AWS_READ_TIMEOUT, AWS_MAX_ATTEMPTS
+            ),
+        },
+    }
+else:
+    _DEFAULT_STORAGE = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
-    },
+    }
+STORAGES = {
+    "default": _DEFAULT_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -147,7 +194,6 @@ FINDLABELS_MAX_FILES_PER_UPLOAD = env_int("FINDLABELS_MAX_FILES_PER_UPLOAD", 50,
 DATA_UPLOAD_MAX_NUMBER_FILES = FINDLABELS_MAX_FILES_PER_UPLOAD
 
 # Label detection.
-FINDLABELS_DETECTOR = env_choice("FINDLABELS_DETECTOR", "local", ("local",))
 FINDLABELS_DETECT_ON_UPLOAD = env_bool(
     "FINDLABELS_DETECT_ON_UPLOAD", FINDLABELS_DETECTOR == "local"
 )
@@ -155,6 +201,21 @@ FINDLABELS_LOCAL_MODEL = env_choice(
     "FINDLABELS_LOCAL_MODEL", "efficientnet-lite0", ("efficientnet-lite0", "efficientnet-lite2")
 )
 FINDLABELS_MODEL_CACHE_DIR = env_path("FINDLABELS_MODEL_CACHE_DIR", VAR_DIR / "models")
+# Rekognition: labels below this are not returned (and not billed differently).
+FINDLABELS_REKOGNITION_MIN_CONFIDENCE = env_int(
+    "FINDLABELS_REKOGNITION_MIN_CONFIDENCE", 50, minimum=0
+)
+FINDLABELS_DETECT_RATE_PER_MINUTE = env_int("FINDLABELS_DETECT_RATE_PER_MINUTE", 30, minimum=1)
+
+# Cognito accounts.
+if FINDLABELS_AUTH == "cognito":
+    COGNITO_USER_POOL_ID = env_required("COGNITO_USER_POOL_ID", "for Cognito accounts")
+    COGNITO_APP_CLIENT_ID = env_required("COGNITO_APP_CLIENT_ID", "for Cognito accounts")
+    COGNITO_JWKS = env_str("COGNITO_JWKS")  # the pool's keys as JSON, to skip fetching them
+    AUTHENTICATION_BACKENDS = [
+        "accounts.cognito.backend.CognitoBackend",
+        "django.contrib.auth.backends.ModelBackend",  # local superusers reach /admin/
+    ]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

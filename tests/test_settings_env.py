@@ -63,7 +63,7 @@ def test_a_missing_secret_key_is_an_error_when_debug_is_off() -> None:
 def test_an_unknown_detector_fails_at_start_up_with_a_clear_message() -> None:
     result = run_check(DJANGO_DEBUG="1", FINDLABELS_DETECTOR="magic")
     assert result.returncode != 0
-    assert "FINDLABELS_DETECTOR='magic' is not one of: local" in result.stderr
+    assert "FINDLABELS_DETECTOR='magic' is not one of: local, rekognition" in result.stderr
 
 
 def test_debug_mode_starts_with_nothing_else_set() -> None:

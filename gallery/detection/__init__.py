@@ -35,7 +35,10 @@ class Detector(Protocol):
         ...
 
 
-ENGINES = ("local",)
+# An engine may also offer ``detect_stored(storage_name, size) -> Detection | None``:
+# find labels in an image where it lies in storage, or return None to be given bytes.
+
+ENGINES = ("local", "rekognition")
 
 
 @cache
@@ -48,4 +51,8 @@ def get_detector(name: str | None = None) -> Detector:
         from .local import LocalDetector
 
         return LocalDetector.from_settings()
+    if name == "rekognition":
+        from .rekognition import RekognitionDetector
+
+        return RekognitionDetector.from_settings()
     raise DetectionError(f"Unknown detector {name!r}; choose one of {', '.join(ENGINES)}.")

@@ -1,0 +1,38 @@
+"""The one place boto3 clients are made: timeouts, bounded retries, endpoint.
+
+Credentials are never passed here; boto3's default chain finds them (the
+instance role on EC2, environment variables for a local moto server).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from botocore.config import Config
+
+
+def botocore_config(connect_timeout: int, read_timeout: int, max_attempts: int) -> Config:
+    return Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        signature_version="s3v4",
+    )
+
+
+@cache
+def client(service: str) -> Any:
+    """One client per service per process; boto3 clients are thread-safe."""
+    import boto3
+    from django.conf import settings
+
+    config = botocore_config(
+        settings.AWS_CONNECT_TIMEOUT, settings.AWS_READ_TIMEOUT, settings.AWS_MAX_ATTEMPTS
+    )
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        region_name=settings.AWS_REGION,
+        endpoint_url=settings.AWS_ENDPOINT_URL,
+        config=config,
+    )
