@@ -36,3 +36,26 @@ def client(service: str) -> Any:
         endpoint_url=settings.AWS_ENDPOINT_URL,
         config=config,
     )
+
+
+def s3_storage(
+    bucket: str, region: str, endpoint_url: str | None, expire_seconds: int, config: Config
+) -> dict[str, Any]:
+    """The STORAGES entry for private, encrypted S3 media with presigned URLs."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "region_name": region,
+            "endpoint_url": endpoint_url,
+            "signature_version": "s3v4",
+            # A local endpoint (moto) answers on one host: path-style addresses.
+            "addressing_style": "path" if endpoint_url else "virtual",
+            "default_acl": None,  # private: the bucket blocks public access
+            "querystring_auth": True,
+            "querystring_expire": expire_seconds,
+            "file_overwrite": False,
+            "object_parameters": {"ServerSideEncryption": "AES256"},
+            "client_config": config,
+        },
+    }

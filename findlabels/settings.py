@@ -12,7 +12,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .aws import botocore_config
+from .aws import botocore_config, s3_storage
 from .env import env_bool, env_choice, env_int, env_list, env_path, env_required, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -157,25 +157,13 @@ MEDIA_ROOT = env_path("FINDLABELS_MEDIA_ROOT", VAR_DIR / "media")
 FINDLABELS_PRESIGN_SECONDS = env_int("FINDLABELS_PRESIGN_SECONDS", 300, minimum=1)
 if FINDLABELS_STORAGE == "s3":
     AWS_STORAGE_BUCKET_NAME = env_required("AWS_STORAGE_BUCKET_NAME", "for S3 storage")
-    _DEFAULT_STORAGE: dict[str, Any] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "region_name": AWS_REGION,
-            "endpoint_url": AWS_ENDPOINT_URL,
-            "signature_version": "s3v4",
-            # A local endpoint (moto) answers on one host: path-style addresses.
-            "addressing_style": "path" if AWS_ENDPOINT_URL else "virtual",
-            "default_acl": None,  # private: the bucket blocks public access
-            "querystring_auth": True,
-            "querystring_expire": FINDLABELS_PRESIGN_SECONDS,
-            "file_overwrite": False,
-            "object_parameters": {"ServerSideEncryption": "AES256"},
-            "client_config": botocore_config(
-                AWS_CONNECT_TIMEOUT, AWS_READ_TIMEOUT, AWS_MAX_ATTEMPTS
-            ),
-        },
-    }
+    _DEFAULT_STORAGE: dict[str, Any] = s3_storage(
+        AWS_STORAGE_BUCKET_NAME,
+        AWS_REGION,
+        AWS_ENDPOINT_URL,
+        FINDLABELS_PRESIGN_SECONDS,
+        botocore_config(AWS_CONNECT_TIMEOUT, AWS_READ_TIMEOUT, AWS_MAX_ATTEMPTS),
+    )
 else:
     _DEFAULT_STORAGE = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

@@ -8,6 +8,7 @@ from django.db import models, transaction
 from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
+from . import media
 from .detection import Detection, DetectionError, get_detector
 
 if TYPE_CHECKING:
@@ -81,6 +82,10 @@ class Image(models.Model):
         if ranked is None:
             ranked = list(self.labels.order_by("-confidence")[:CARD_LABELS])
         return ranked[:CARD_LABELS]
+
+    @property
+    def thumbnail_src(self) -> str:
+        return media.thumbnail_src(self)
 
     def stored_names(self) -> list[str]:
         return [name for name in (self.original.name, self.thumbnail.name) if name]

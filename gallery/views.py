@@ -5,12 +5,10 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -27,7 +25,7 @@ from accounts.models import AuthenticatedRequest
 
 from .detection import DetectionError
 from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
-from .imaging import BROWSER_TYPES, display_jpeg
+from .media import check_storage, serve
 from .models import Image, Label, detect_and_store
 from .uploads import UploadRejected, store_upload
 
@@ -152,25 +150,7 @@ def media(request: AuthenticatedRequest, image_id: uuid.UUID, variant: str) -> H
     image = image_for(request, image_id)
     if image.hidden and not request.user.is_staff:
         return redirect(static("img/removed.svg"))
-    stored = image.thumbnail if variant == "thumbnail" else image.original
-    try:
-        handle = default_storage.open(stored.name or "", "rb")
-    except OSError as exc:
-        raise Http404("The stored file is missing.") from exc
-    if variant == "display" and image.content_type not in BROWSER_TYPES:
-        with handle:
-            response: HttpResponseBase = HttpResponse(display_jpeg(handle), "image/jpeg")
-    elif variant == "thumbnail":
-        response = FileResponse(handle, content_type="image/jpeg", filename="thumbnail.jpg")
-    else:
-        response = FileResponse(
-            handle,
-            content_type=image.content_type,
-            filename=image.original_name,
-            as_attachment=request.GET.get("download") == "1",
-        )
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return serve(image, variant, download=request.GET.get("download") == "1")
 
 
 @login_required
@@ -203,7 +183,7 @@ def _check_database() -> str:
 
 def _check_storage() -> str:
     try:
-        default_storage.exists("healthz")
+        check_storage()
     except Exception as exc:  # any backend error means "not healthy", never a 500
         return f"error: {type(exc).__name__}"
     return "ok"

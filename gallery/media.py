@@ -1,0 +1,91 @@
+"""How a stored photo reaches the browser, after the caller's access check.
+
+Local storage streams the file through Django; S3 answers with a short-lived
+presigned URL, so the bytes never pass through the app server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+
+from .imaging import BROWSER_TYPES, display_jpeg
+
+if TYPE_CHECKING:
+    from .models import Image
+
+# Browsers may keep a private copy; presigned URLs expire sooner than this anyway.
+CACHE_CONTROL = "private, max-age=3600"
+
+
+def on_s3() -> bool:
+    return bool(settings.FINDLABELS_STORAGE == "s3")
+
+
+def _stored(image: Image, variant: str) -> tuple[str, str, str]:
+    """Storage name, content type and download name of one variant."""
+    if variant == "thumbnail":
+        return str(image.thumbnail.name), "image/jpeg", "thumbnail.jpg"
+    return str(image.original.name), image.content_type, image.original_name
+
+
+def thumbnail_src(image: Image) -> str:
+    """The <img src> of a gallery card: presigning is local, no network call."""
+    if on_s3():
+        return str(default_storage.url(str(image.thumbnail.name)))
+    return reverse("gallery:thumbnail", args=[image.pk])
+
+
+def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponseBase:
+    if variant == "display" and image.content_type not in BROWSER_TYPES:
+        return _converted_for_display(image)
+    name, content_type, filename = _stored(image, variant)
+    disposition = content_disposition_header(download, filename) or "inline"
+    if on_s3():
+        url = default_storage.url(
+            name,
+            parameters={
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": disposition,
+                "ResponseCacheControl": CACHE_CONTROL,
+            },
+        )
+        return redirect(url)
+    try:
+        handle = default_storage.open(name, "rb")
+    except OSError as exc:
+        raise Http404("The stored file is missing.") from exc
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Disposition"] = disposition
+    response["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+def _converted_for_display(image: Image) -> HttpResponse:
+    try:
+        with default_storage.open(str(image.original.name), "rb") as handle:
+            response = HttpResponse(display_jpeg(handle), content_type="image/jpeg")
+    except OSError as exc:
+        raise Http404("The stored file is missing.") from exc
+    response["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+def check_storage() -> None:
+    """Raise when the media storage cannot take files; cheap enough for /healthz."""
+    if on_s3():
+        client = default_storage.connection.meta.client  # type: ignore[attr-defined]
+        client.head_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
+        return
+    location = Path(default_storage.location)  # type: ignore[attr-defined]
+    location.mkdir(parents=True, exist_ok=True)
+    if not os.access(location, os.W_OK):
+        raise PermissionError(f"{location} is not writable")
