@@ -208,6 +208,23 @@ if FINDLABELS_AUTH == "cognito":
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Production behind nginx with a certificate: DJANGO_HTTPS=1 turns on every
+# HTTPS-only protection (`manage.py check --deploy` is clean with it).
+DJANGO_HTTPS = env_bool("DJANGO_HTTPS", False)
+SECURE_SSL_REDIRECT = DJANGO_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SESSION_COOKIE_SECURE = DJANGO_HTTPS
+CSRF_COOKIE_SECURE = DJANGO_HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000 if DJANGO_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = DJANGO_HTTPS
+SECURE_HSTS_PRELOAD = DJANGO_HTTPS
+# Only behind a proxy that sets this header itself (our nginx) may it be trusted.
+if env_bool("DJANGO_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+# nginx serves local media itself after the app's access check (X-Accel-Redirect).
+FINDLABELS_ACCEL_REDIRECT_PREFIX = env_str("FINDLABELS_ACCEL_REDIRECT_PREFIX")
 
 LOGGING = {
     "version": 1,

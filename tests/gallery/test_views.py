@@ -306,3 +306,14 @@ def test_healthz_is_503_when_storage_fails(client: Client, monkeypatch: Any) -> 
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["storage"] == "error: PermissionError"
+
+
+def test_behind_nginx_local_media_is_handed_over_with_x_accel_redirect(
+    owner_client: Client, make_image: Any, settings: Any
+) -> None:
+    settings.FINDLABELS_ACCEL_REDIRECT_PREFIX = "/protected-media/"
+    image = make_image()
+    response = owner_client.get(url("original", image))
+    assert response["X-Accel-Redirect"] == f"/protected-media/{image.original.name}"
+    assert response["Content-Type"] == "image/jpeg"
+    assert response.content == b""
