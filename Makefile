@@ -8,7 +8,7 @@ PORT ?= 8000
 # Production's database; the second test leg runs on it when it answers.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run serve setup prepare test lint typecheck pytest pytest-postgres browser-deps bench clean
+.PHONY: run run-aws-local serve setup prepare test lint typecheck pytest pytest-postgres browser-deps bench clean
 
 run: prepare serve
 
@@ -23,6 +23,10 @@ setup: $(STAMP)
 prepare: setup
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/python manage.py prepare_model
+
+# AWS mode with no AWS account: a local moto server with bucket, user pool and client.
+run-aws-local: prepare
+	$(BIN)/python -m tools.aws_local
 
 serve:
 	@echo "Find the Labels on http://$(HOST):$(PORT)/  (emails are printed here; Ctrl-C stops)"

@@ -68,7 +68,7 @@ def test_sign_up_upload_detect_filter_and_delete(
     assert page.locator(".grid .tile").count() == 2
     assert page.locator(".message.error").inner_text().startswith("broken.jpg was not stored")
 
-    page.locator(".grid .tile a").first.click()  # newest first: the cat
+    page.locator(".grid .tile > a").first.click()  # newest first: the cat
     page.wait_for_url(re.compile(r"/images/"))
     page.click("#detect-button")
     page.wait_for_selector(".message.success")
@@ -79,7 +79,7 @@ def test_sign_up_upload_detect_filter_and_delete(
     assert "Cat" in page.locator("#labels").inner_text()
 
     page.goto(f"{base}/")
-    page.locator(".grid .tile a").nth(1).click()
+    page.locator(".grid .tile > a").nth(1).click()
     page.click("#detect-button")
     page.wait_for_selector(".message.success")
     assert page.locator("#stage .box").count() >= 1, "a face box is drawn on the portrait"
