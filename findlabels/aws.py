@@ -16,7 +16,8 @@ def botocore_config(connect_timeout: int, read_timeout: int, max_attempts: int) 
     return Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        # total_max_attempts counts the first try too; max_attempts would add one.
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         signature_version="s3v4",
     )
 
@@ -31,7 +32,7 @@ def client(service: str) -> Any:
         settings.AWS_CONNECT_TIMEOUT, settings.AWS_READ_TIMEOUT, settings.AWS_MAX_ATTEMPTS
     )
     return boto3.session.Session().client(
-        service,  # type: ignore[call-overload]
+        service,
         region_name=settings.AWS_REGION,
         endpoint_url=settings.AWS_ENDPOINT_URL,
         config=config,

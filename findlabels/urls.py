@@ -1,16 +1,29 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from gallery.views import healthz
 
 admin.site.site_header = "Find the Labels moderation"
 admin.site.site_title = "Find the Labels"
 
-urlpatterns = [
-    path("admin/", admin.site.urls),
-    path("accounts/", include("allauth.urls")),
-    path("healthz", healthz, name="healthz"),
-    path("", include("gallery.urls")),
-]
+
+def build_urlpatterns(auth: str) -> list[URLPattern | URLResolver]:
+    """The site's URLs for an accounts mode (``settings.FINDLABELS_AUTH``).
+
+    In Cognito mode its own pages take allauth's place at /accounts/, under
+    allauth's URL names; allauth stays installed but unrouted. Tests build the
+    Cognito variant directly, without reloading this module.
+    """
+    accounts = "accounts.cognito.urls" if auth == "cognito" else "allauth.urls"
+    return [
+        path("admin/", admin.site.urls),
+        path("accounts/", include(accounts)),
+        path("healthz", healthz, name="healthz"),
+        path("", include("gallery.urls")),
+    ]
+
+
+urlpatterns = build_urlpatterns(settings.FINDLABELS_AUTH)

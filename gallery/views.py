@@ -26,6 +26,7 @@ from accounts.models import AuthenticatedRequest
 from .detection import DetectionError
 from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
 from .media import check_storage, serve
+from .ratelimit import allow_detect
 from .models import Image, Label, detect_and_store
 from .uploads import UploadRejected, store_upload
 
@@ -123,6 +124,11 @@ def detect(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
     image = image_for(request, image_id, manage=True)
     if image.hidden:
         messages.error(request, "This photo was removed by a moderator.")
+    elif not allow_detect(request.user.pk):
+        limit = settings.FINDLABELS_DETECT_RATE_PER_MINUTE
+        messages.error(
+            request, f"You have run Detect {limit} times in the last minute; please wait a moment."
+        )
     else:
         try:
             found = detect_and_store(image)

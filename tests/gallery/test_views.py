@@ -317,3 +317,19 @@ def test_behind_nginx_local_media_is_handed_over_with_x_accel_redirect(
     assert response["X-Accel-Redirect"] == f"/protected-media/{image.original.name}"
     assert response["Content-Type"] == "image/jpeg"
     assert response.content == b""
+
+
+def test_the_31st_detect_in_a_minute_is_refused_with_a_message(
+    settings: Any, owner_client: Client, make_image: Any, detector: Any
+) -> None:
+    settings.FINDLABELS_DETECT_RATE_PER_MINUTE = 30
+    image = make_image()
+    for _ in range(30):
+        owner_client.post(url("detect", image))
+    response = owner_client.post(url("detect", image), follow=True)
+    assert response.status_code == 200
+    assert (
+        b"You have run Detect 30 times in the last minute; please wait a moment."
+        in response.content
+    )
+    assert len(detector.calls) == 30

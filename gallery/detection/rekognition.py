@@ -1,0 +1,353 @@
+"""Amazon Rekognition ``DetectLabels`` behind the detection interface.
+
+Rekognition takes a JPEG or PNG, either named in S3 (up to 15 MB) or sent as
+bytes (up to 5 MB), at least 80 pixels on each side. A stored JPEG or PNG in
+the app's own bucket is named, so the photo never travels through the web
+server; everything else is sent as bytes, re-encoded as JPEG first when it is
+too large or in a format Rekognition does not read (WebP, HEIC...).
+
+Every call goes through :func:`findlabels.aws.client`, which sets timeouts
+and botocore's bounded "standard" retries; whatever still fails becomes a
+:class:`DetectionError` with words for the person, and the details go to the
+log for the operator.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
+from PIL import Image, ImageOps
+
+from findlabels.aws import client
+
+from .preprocess import readable_formats
+from .types import BoundingBox, Detection, DetectionError, Instance, Label
+
+try:  # HEIC photos from phones; the upload path accepts them when pillow-heif is present.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a dependency
+    pass
+
+logger = logging.getLogger(__name__)
+
+ENGINE = "rekognition"
+
+# DetectLabels' limits (botocore's model caps ImageBlob at 5242880 bytes).
+MAX_BYTES = 5 * 1024 * 1024
+MAX_S3_BYTES = 15 * 1024 * 1024
+MIN_SIDE = 80
+
+# Re-encoded photos aim well below MAX_BYTES: a margin costs no visible
+# detail, and a request near the limit is the one most likely to be refused.
+TARGET_BYTES = 4 * 1024 * 1024
+# Tried in order until one fits TARGET_BYTES. Photos fit at the first step;
+# only noise-like pictures need the later ones. 4096 px is already more than
+# Rekognition looks at.
+ENCODINGS = tuple(
+    (side, quality) for side in (4096, 3072, 2048, 1536, 1024) for quality in (90, 80)
+)
+
+# Formats Rekognition reads as they are. MPO (the multi-picture JPEG of many
+# phone cameras) starts with an ordinary JPEG, which is what a decoder sees.
+SENT_AS_IS = ("JPEG", "MPO", "PNG")
+# What Rekognition can read straight from S3, judged by the name the upload
+# path gives a stored original (original.jpg, original.png...).
+S3_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+BUSY = "Amazon Rekognition is busy; try again in a minute."
+UNAVAILABLE = "Label detection is not available right now."
+
+# Error codes about the photo itself: trying the same photo again cannot help.
+PERMANENT_ERRORS = {
+    "InvalidImageFormatException": (
+        "Amazon Rekognition could not read this photo; the file may be damaged "
+        "or in a format it does not take (it reads JPEG and PNG)."
+    ),
+    "ImageTooLargeException": (
+        "This photo is too large for Amazon Rekognition "
+        "(at most 5 MB sent directly, 15 MB from storage)."
+    ),
+    "InvalidS3ObjectException": "Amazon Rekognition could not read the stored photo.",
+    "InvalidParameterException": (
+        "Amazon Rekognition could not use this photo; a photo must be at least "
+        f"{MIN_SIDE} px on each side."
+    ),
+}
+# Error codes that say "not now": the same request can succeed later.
+BUSY_ERRORS = {
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "InternalServerError",
+    "ServiceUnavailableException",
+}
+# Codes that mean the deployment is wrong (role, bucket region), not the photo.
+OPERATOR_ERRORS = {"AccessDeniedException", "InvalidS3ObjectException"}
+
+# What Pillow's parsers raise on damaged input; catching these (not Exception)
+# keeps real bugs loud while no bad file becomes a 500.
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)
+
+
+class RekognitionDetector:
+    """Labels for one photo from Amazon Rekognition, one API call per photo."""
+
+    name = ENGINE
+
+    def __init__(self, *, min_confidence: float = 50.0) -> None:
+        self.min_confidence = min_confidence
+
+    @classmethod
+    def from_settings(cls) -> RekognitionDetector:
+        return cls(min_confidence=float(settings.FINDLABELS_REKOGNITION_MIN_CONFIDENCE))
+
+    def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
+        """Labels for an encoded image sent as bytes; ``storage_name`` is not needed.
+
+        (A stored photo Rekognition can read in place goes through
+        :meth:`detect_stored` first.)
+        """
+        return self._detect_labels({"Bytes": image_bytes_for_rekognition(data)})
+
+    def detect_stored(self, storage_name: str, size: int) -> Detection | None:
+        """Labels for a photo in the app's S3 bucket, read by Rekognition itself.
+
+        Returns None when Rekognition cannot read it in place (not S3, larger
+        than 15 MB, not JPEG or PNG); the caller then passes the bytes.
+        """
+        if settings.FINDLABELS_STORAGE != "s3" or size > MAX_S3_BYTES:
+            return None
+        if not storage_name.lower().endswith(S3_SUFFIXES):
+            return None
+        location = s3_location(storage_name)
+        if location is None:
+            return None
+        bucket, key = location
+        return self._detect_labels({"S3Object": {"Bucket": bucket, "Name": key}})
+
+    def _detect_labels(self, image: dict[str, Any]) -> Detection:
+        try:
+            response = client("rekognition").detect_labels(
+                Image=image,
+                MinConfidence=self.min_confidence,
+                Features=["GENERAL_LABELS"],
+            )
+            return detection_from_response(response)
+        except ClientError as exc:
+            raise error_for_client_error(exc) from exc
+        except (BotoConnectionError, HTTPClientError) as exc:
+            # Timeouts and dropped connections, after botocore's own retries.
+            logger.warning("Rekognition DetectLabels could not be reached: %s", exc)
+            raise DetectionError(BUSY, permanent=False) from exc
+        except BotoCoreError as exc:
+            # No credentials, no region, a request botocore refuses: the
+            # operator's to fix, and nothing the person did.
+            logger.error("Rekognition DetectLabels failed: %s: %s", type(exc).__name__, exc)
+            raise DetectionError(UNAVAILABLE, permanent=False) from exc
+        except Exception as exc:
+            # The contract is "only DetectionError escapes"; anything else
+            # (an odd response shape) is logged in full, never a 500.
+            logger.exception("Rekognition DetectLabels failed unexpectedly")
+            raise DetectionError(UNAVAILABLE, permanent=False) from exc
+
+
+def s3_location(storage_name: str) -> tuple[str, str] | None:
+    """(bucket, key) of a name in the default storage, or None if it is not S3.
+
+    The key is computed by the storage itself, so a ``location`` prefix set
+    on S3Storage is honoured exactly as when the file was written.
+    """
+    from django.core.files.storage import storages
+    from storages.backends.s3 import S3Storage
+    from storages.utils import clean_name
+
+    storage = storages["default"]
+    if not isinstance(storage, S3Storage):
+        return None
+    try:
+        key = storage._normalize_name(clean_name(storage_name))
+    except SuspiciousOperation as exc:
+        # A name outside the storage's location came from somewhere other
+        # than the upload path; it is not read.
+        logger.error("Refusing stored name outside the S3 location: %r", storage_name)
+        raise DetectionError("The stored photo could not be found.") from exc
+    return str(storage.bucket_name), str(key)
+
+
+def image_bytes_for_rekognition(data: bytes) -> bytes:
+    """``data`` itself when Rekognition takes it, else an upright JPEG that fits.
+
+    Raises :class:`DetectionError` (permanent) for empty files, files that
+    are not images, and images under 80 px on a side.
+    """
+    if not data:
+        raise DetectionError("The file is empty.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # The same short list of photo formats the on-box engine opens:
+            # each extra parser is attack surface.
+            with Image.open(io.BytesIO(data), formats=readable_formats()) as img:
+                _check_size(img)
+                if img.format in SENT_AS_IS and len(data) <= MAX_BYTES:
+                    return data
+                return _reencode(img)
+    except DetectionError:
+        raise
+    except Image.UnidentifiedImageError:
+        raise DetectionError(
+            "This file is not an image Amazon Rekognition can use "
+            "(JPEG, PNG, WebP, HEIC and other common photo formats are)."
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DetectionError("This image has too many pixels to process.") from None
+    except _DECODE_ERRORS as exc:
+        raise DetectionError(f"This image file is damaged and cannot be read ({exc}).") from None
+
+
+def _check_size(img: Image.Image) -> None:
+    width, height = img.size
+    if min(width, height) < MIN_SIDE:
+        raise DetectionError(
+            f"This photo is {width}x{height} pixels, too small for Rekognition, "
+            f"at least {MIN_SIDE} px on each side."
+        )
+
+
+def _check_pixels(img: Image.Image) -> None:
+    width, height = img.size
+    # Decoding is where a huge picture costs memory; the upload limit applies.
+    max_pixels = int(getattr(settings, "FINDLABELS_MAX_PIXELS", 50_000_000))
+    if width * height > max_pixels:
+        raise DetectionError(
+            f"This photo is {width}x{height} pixels; the limit is "
+            f"{max_pixels / 1e6:.0f} megapixels."
+        )
+
+
+def _reencode(img: Image.Image) -> bytes:
+    """Decode once (draft mode for JPEG), turn upright, then shrink until it fits."""
+    _check_pixels(img)
+    first_side = ENCODINGS[0][0]
+    if img.format in ("JPEG", "MPO"):
+        # libjpeg scales by 1/2, 1/4 or 1/8 while decoding: a 50 MP photo is
+        # never decoded in full to be sent at 4096 px.
+        img.draft("RGB", _fit(img.size, first_side))
+    img.load()
+    # Bytes sent carry no EXIF, so the pixels themselves must be upright for
+    # Rekognition's boxes to match the photo as the gallery shows it.
+    upright = ImageOps.exif_transpose(img)
+    rgb = _to_rgb(upright)
+    for side, quality in ENCODINGS:
+        size = _fit(rgb.size, side)
+        scaled = rgb if size == rgb.size else rgb.resize(size, Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        scaled.save(out, "JPEG", quality=quality, optimize=True)
+        if out.tell() <= TARGET_BYTES:
+            return out.getvalue()
+    raise DetectionError("This photo could not be made small enough for Amazon Rekognition.")
+
+
+def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """``size`` scaled down to ``max_side`` on its long side, keeping MIN_SIDE on its short."""
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    # A long panorama must not shrink below what Rekognition accepts.
+    scale = max(scale, min(1.0, MIN_SIDE / min(width, height)))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("RGB", "L"):
+        return img
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        # Transparent pixels hold arbitrary colours; show them on white, as
+        # the gallery does.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return img.convert("RGB")
+
+
+def detection_from_response(response: Mapping[str, Any]) -> Detection:
+    """Our result types from a DetectLabels response (GENERAL_LABELS)."""
+    labels = tuple(
+        label_from_response(raw) for raw in response.get("Labels", ()) if raw.get("Name")
+    )
+    return Detection(ENGINE, str(response.get("LabelModelVersion") or "unknown"), labels)
+
+
+def label_from_response(raw: Mapping[str, Any]) -> Label:
+    return Label(
+        name=str(raw["Name"]),
+        confidence=float(raw.get("Confidence", 0.0)),
+        parents=_names(raw.get("Parents")),
+        instances=tuple(
+            _instance(instance)
+            for instance in raw.get("Instances", ())
+            if instance.get("BoundingBox")
+        ),
+        aliases=_names(raw.get("Aliases")),
+        categories=_names(raw.get("Categories")),
+    )
+
+
+def _names(items: Iterable[Mapping[str, Any]] | None) -> tuple[str, ...]:
+    return tuple(str(item["Name"]) for item in items or () if item.get("Name"))
+
+
+def _instance(raw: Mapping[str, Any]) -> Instance:
+    box = raw["BoundingBox"]
+    return Instance(
+        BoundingBox(
+            left=float(box.get("Left", 0.0)),
+            top=float(box.get("Top", 0.0)),
+            width=float(box.get("Width", 0.0)),
+            height=float(box.get("Height", 0.0)),
+        ),
+        confidence=float(raw.get("Confidence", 0.0)),
+    )
+
+
+def error_for_client_error(exc: ClientError) -> DetectionError:
+    """The DetectionError for an error Rekognition answered with."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    detail = str(error.get("Message", ""))
+    request_id = exc.response.get("ResponseMetadata", {}).get("RequestId", "")
+    if code in BUSY_ERRORS:
+        logger.warning("Rekognition DetectLabels is busy: %s: %s", code, detail)
+        return DetectionError(BUSY, permanent=False)
+    if code in OPERATOR_ERRORS or code not in PERMANENT_ERRORS:
+        # The person cannot fix a missing permission, a bucket in another
+        # region or an error we do not know; the operator needs the details.
+        logger.error(
+            "Rekognition DetectLabels failed: %s: %s (request %s)", code, detail, request_id
+        )
+    else:
+        logger.info("Rekognition DetectLabels rejected a photo: %s: %s", code, detail)
+    if code in PERMANENT_ERRORS:
+        return DetectionError(PERMANENT_ERRORS[code], permanent=True)
+    return DetectionError(UNAVAILABLE, permanent=False)
