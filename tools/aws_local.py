@@ -77,6 +77,8 @@ def create_resources(endpoint: str) -> dict[str, str]:
         ClientName="findlabels-web",
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        # Without these moto puts the sub where the ID token's email claim belongs.
+        ReadAttributes=["email", "email_verified"],
     )["UserPoolClient"]
     return {
         "FINDLABELS_MODE": "aws",
