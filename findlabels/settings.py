@@ -111,6 +111,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "findlabels_cache",
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
     }
 }
 
@@ -163,6 +164,9 @@ STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", VAR_DIR / "static")
 # Media is never served by URL: every read goes through an access-checked view.
 MEDIA_ROOT = env_path("FINDLABELS_MEDIA_ROOT", VAR_DIR / "media")
 FINDLABELS_PRESIGN_SECONDS = env_int("FINDLABELS_PRESIGN_SECONDS", 300, minimum=1)
+# Rendered gallery pages are reused until the library changes, and never past
+# half the life of the presigned thumbnail URLs inside them.
+FINDLABELS_GALLERY_CACHE_SECONDS = min(600, FINDLABELS_PRESIGN_SECONDS // 2)
 if FINDLABELS_STORAGE == "s3":
     AWS_STORAGE_BUCKET_NAME = env_required("AWS_STORAGE_BUCKET_NAME", "for S3 storage")
     _DEFAULT_STORAGE: dict[str, Any] = s3_storage(

@@ -4,12 +4,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import models, transaction
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from . import media
 from .detection import Detection, DetectionError, get_detector
+from .detection import Label as DetectedLabel
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -26,19 +28,35 @@ class ImageQuerySet(models.QuerySet["Image"]):
         return self.filter(hidden=False)
 
     def with_label(self, name: str, min_confidence: float = 0) -> ImageQuerySet:
-        matching = Label.objects.filter(
-            image=OuterRef("pk"), name=name, confidence__gte=min_confidence
-        )
-        return self.visible().filter(Exists(matching))
+        # Starting from the few matching labels (index on name, confidence) beats
+        # probing every one of the owner's images for a label.
+        matching = Label.objects.filter(name=name, confidence__gte=min_confidence)
+        return self.visible().filter(pk__in=matching.values("image_id"))
 
     def for_gallery(self) -> ImageQuerySet:
-        """Newest first, with each image's labels in one extra query."""
+        """Newest first, with each image's top labels in one extra query."""
         labels = Label.objects.order_by("-confidence", "name").only(
             "image_id", "name", "confidence"
         )
         return self.order_by("-uploaded_at", "-pk").prefetch_related(
-            Prefetch("labels", queryset=labels, to_attr="ranked_labels")
+            Prefetch("labels", queryset=labels[:CARD_LABELS], to_attr="ranked_labels")
         )
+
+    def update(self, **kwargs: Any) -> int:
+        """Bulk updates (moderation) also refresh the owners' cached gallery pages."""
+        owners = set(self.values_list("owner_id", flat=True))
+        count = super().update(**kwargs)
+        touch_galleries(*owners)
+        return count
+
+
+def gallery_version_key(owner_id: int) -> str:
+    return f"gallery-version:{owner_id}"
+
+
+def touch_galleries(*owner_ids: int) -> None:
+    """Mark the owners' cached gallery pages stale; the next view renders anew."""
+    cache.set_many({gallery_version_key(o): uuid.uuid4().hex for o in owner_ids}, None)
 
 
 class Image(models.Model):
@@ -102,7 +120,7 @@ class Image(models.Model):
                 categories=list(label.categories),
                 instances=[label_instance_as_json(i) for i in label.instances],
             )
-            for label in detection.sorted_labels()
+            for label in unique_by_name(detection.sorted_labels())
         ]
         with transaction.atomic():
             self.labels.all().delete()
@@ -112,6 +130,14 @@ class Image(models.Model):
             self.detected_at = timezone.now()
             self.save(update_fields=["engine", "model_version", "detected_at"])
         return rows
+
+
+def unique_by_name(labels: list[DetectedLabel]) -> list[DetectedLabel]:
+    """One label per name, the most confident (labels come sorted)."""
+    kept: dict[str, DetectedLabel] = {}
+    for label in labels:
+        kept.setdefault(label.name, label)
+    return list(kept.values())
 
 
 def label_instance_as_json(instance: Any) -> dict[str, Any]:
@@ -133,13 +159,16 @@ class LabelQuerySet(models.QuerySet["Label"]):
         """Label names with how many images carry each, most common first."""
         return (
             self.values("name")
-            .annotate(images=Count("image_id", distinct=True))
+            .annotate(images=Count("pk"))  # a name appears once per image
             .order_by("-images", "name")
         )
 
 
 class Label(models.Model):
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="labels")
+    # Indexed by label_image_confidence, which starts with image.
+    image = models.ForeignKey(
+        Image, on_delete=models.CASCADE, related_name="labels", db_index=False
+    )
     name = models.CharField(max_length=128)
     confidence = models.FloatField()
     parents = models.JSONField(default=list, blank=True)
@@ -154,6 +183,9 @@ class Label(models.Model):
         indexes = [
             models.Index(fields=["name", "confidence"], name="label_name_confidence"),
             models.Index(fields=["image", "-confidence"], name="label_image_confidence"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "name"], name="label_unique_per_image")
         ]
 
     def __str__(self) -> str:

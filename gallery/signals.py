@@ -5,10 +5,10 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import Image
+from .models import Image, touch_galleries
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +27,10 @@ def remove_files_after_delete(sender: type[Image], instance: Image, **kwargs: An
     """Files go only once the deletion is committed, so a rollback loses nothing."""
     names = instance.stored_names()
     transaction.on_commit(lambda: delete_stored_files(names))
+
+
+@receiver(post_save, sender=Image)
+@receiver(post_delete, sender=Image)
+def refresh_owner_gallery(sender: type[Image], instance: Image, **kwargs: Any) -> None:
+    # Labels change only through Image.replace_labels, which saves the image too.
+    touch_galleries(instance.owner_id)

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import connection
@@ -16,8 +17,10 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -26,8 +29,8 @@ from accounts.models import AuthenticatedRequest
 from .detection import DetectionError
 from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
 from .media import check_storage, serve
+from .models import Image, Label, detect_and_store, gallery_version_key, touch_galleries
 from .ratelimit import allow_detect
-from .models import Image, Label, detect_and_store
 from .uploads import UploadRejected, store_upload
 
 PAGE_SIZE = 24
@@ -57,15 +60,44 @@ def wants_json(request: HttpRequest) -> bool:
 @require_GET
 def index(request: AuthenticatedRequest) -> HttpResponse:
     form = GalleryFilterForm(request.GET)
-    images = Image.objects.owned_by(request.user)
     label, minimum = "", 0
     if form.is_valid():
         label, minimum = form.cleaned_data["label"], form.cleaned_data["min"] or 0
-        if label:
-            images = images.with_label(label, minimum)
-    page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "form": form, "label": label, "minimum": minimum}
+    page_number = _page_number(request.GET.get("page"))
+    # Rendered by our own templates from escaped values, so safe to embed.
+    grid = mark_safe(cached_grid(request, label, minimum, page_number))  # noqa: S308
+    context = {"grid": grid, "form": form, "label": label, "minimum": minimum}
     return render(request, "gallery/index.html", context)
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+def cached_grid(request: AuthenticatedRequest, label: str, minimum: int, number: int) -> str:
+    """The rendered cards and pager, reused until the owner's library changes.
+
+    One cache read answers both "which version is current" and "what did it
+    look like"; saves, deletes and moderation bump the version (signals.py).
+    """
+    owner = request.user.pk
+    version_key = gallery_version_key(owner)
+    page_key = f"gallery-page:{owner}:{number}:{minimum}:{label}"
+    cached = cache.get_many([version_key, page_key])
+    version, hit = cached.get(version_key), cached.get(page_key)
+    if version is not None and hit is not None and hit[0] == version:
+        return str(hit[1])
+    images = Image.objects.owned_by(request.user)
+    if label:
+        images = images.with_label(label, minimum)
+    page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(number)
+    context = {"page": page, "label": label, "minimum": minimum}
+    grid = render_to_string("gallery/_grid.html", context, request)
+    if version is None:
+        touch_galleries(owner)
+        version = cache.get(version_key)
+    cache.set(page_key, (version, grid), settings.FINDLABELS_GALLERY_CACHE_SECONDS)
+    return grid
 
 
 @login_required

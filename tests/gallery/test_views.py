@@ -333,3 +333,41 @@ def test_the_31st_detect_in_a_minute_is_refused_with_a_message(
         in response.content
     )
     assert len(detector.calls) == 30
+
+
+def test_a_repeated_gallery_page_is_served_from_cache(
+    owner_client: Client, make_image: Any, django_assert_max_num_queries: Any
+) -> None:
+    make_image()
+    owner_client.get("/")
+    with django_assert_max_num_queries(2):  # session and user only
+        assert b"1 photo" in owner_client.get("/").content
+
+
+@pytest.mark.parametrize("change", ["upload", "detect", "delete", "hide"])
+def test_the_cached_gallery_shows_every_change_at_once(
+    change: str, owner_client: Client, make_image: Any, detector: Any
+) -> None:
+    image = make_image()
+    owner_client.get("/")  # fill the cache
+    if change == "upload":
+        make_image()
+        expected = b"2 photos"
+    elif change == "detect":
+        owner_client.post(url("detect", image))
+        expected = b"?label=Cat"
+    elif change == "delete":
+        owner_client.post(url("delete", image))
+        expected = b"Upload your first photos"
+    else:
+        Image.objects.filter(pk=image.pk).update(hidden=True)
+        expected = b"Removed by a moderator"
+    assert expected in owner_client.get("/").content
+
+
+def test_cached_pages_are_per_user(
+    owner_client: Client, other_client: Client, make_image: Any, other_user: Any
+) -> None:
+    make_image(name="mine.jpg")
+    owner_client.get("/")
+    assert b"mine.jpg" not in other_client.get("/").content
