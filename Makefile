@@ -22,7 +22,6 @@ setup: $(STAMP)
 
 prepare: setup
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(BIN)/python manage.py createcachetable
 	DJANGO_DEBUG=1 $(BIN)/python manage.py prepare_model
 
 # AWS mode with no AWS account: a local moto server with bucket, user pool and client.

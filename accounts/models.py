@@ -42,6 +42,9 @@ class User(AbstractUser):
         help_text="Where the confidence slider starts on an image's page.",
     )
 
+    # Bumped whenever the user's library changes; names their cached gallery pages.
+    gallery_version = models.PositiveIntegerField(default=0, editable=False)
+
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 

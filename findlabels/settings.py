@@ -106,13 +106,25 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# In the database, so every gunicorn worker and instance shares rate limits.
+FINDLABELS_PRESIGN_SECONDS = env_int("FINDLABELS_PRESIGN_SECONDS", 300, minimum=1)
+# Rendered gallery pages are reused until the library changes, and never past
+# half the life of the presigned thumbnail URLs inside them.
+FINDLABELS_GALLERY_CACHE_SECONDS = min(600, FINDLABELS_PRESIGN_SECONDS // 2)
+# The default cache is in the database, so every worker and instance shares
+# rate limits. Rendered gallery pages stay in each worker's memory: their keys
+# carry the owner's gallery_version, so no copy can be stale.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "findlabels_cache",
         "OPTIONS": {"MAX_ENTRIES": 20_000},
-    }
+    },
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "gallery-pages",
+        "TIMEOUT": FINDLABELS_GALLERY_CACHE_SECONDS,
+        "OPTIONS": {"MAX_ENTRIES": 1_000},
+    },
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -163,10 +175,6 @@ STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", VAR_DIR / "static")
 
 # Media is never served by URL: every read goes through an access-checked view.
 MEDIA_ROOT = env_path("FINDLABELS_MEDIA_ROOT", VAR_DIR / "media")
-FINDLABELS_PRESIGN_SECONDS = env_int("FINDLABELS_PRESIGN_SECONDS", 300, minimum=1)
-# Rendered gallery pages are reused until the library changes, and never past
-# half the life of the presigned thumbnail URLs inside them.
-FINDLABELS_GALLERY_CACHE_SECONDS = min(600, FINDLABELS_PRESIGN_SECONDS // 2)
 if FINDLABELS_STORAGE == "s3":
     AWS_STORAGE_BUCKET_NAME = env_required("AWS_STORAGE_BUCKET_NAME", "for S3 storage")
     _DEFAULT_STORAGE: dict[str, Any] = s3_storage(

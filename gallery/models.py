@@ -4,9 +4,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.contrib.auth import get_user_model
 from django.db import models, transaction
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet
 from django.utils import timezone
 
 from . import media
@@ -50,13 +50,11 @@ class ImageQuerySet(models.QuerySet["Image"]):
         return count
 
 
-def gallery_version_key(owner_id: int) -> str:
-    return f"gallery-version:{owner_id}"
-
-
 def touch_galleries(*owner_ids: int) -> None:
-    """Mark the owners' cached gallery pages stale; the next view renders anew."""
-    cache.set_many({gallery_version_key(o): uuid.uuid4().hex for o in owner_ids}, None)
+    """Make the owners' cached gallery pages stale: their keys name the old version."""
+    get_user_model().objects.filter(pk__in=owner_ids).update(
+        gallery_version=F("gallery_version") + 1
+    )
 
 
 class Image(models.Model):

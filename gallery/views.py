@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import connection
@@ -29,7 +29,7 @@ from accounts.models import AuthenticatedRequest
 from .detection import DetectionError
 from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
 from .media import check_storage, serve
-from .models import Image, Label, detect_and_store, gallery_version_key, touch_galleries
+from .models import Image, Label, detect_and_store
 from .ratelimit import allow_detect
 from .uploads import UploadRejected, store_upload
 
@@ -77,26 +77,21 @@ def _page_number(raw: str | None) -> int:
 def cached_grid(request: AuthenticatedRequest, label: str, minimum: int, number: int) -> str:
     """The rendered cards and pager, reused until the owner's library changes.
 
-    One cache read answers both "which version is current" and "what did it
-    look like"; saves, deletes and moderation bump the version (signals.py).
+    The key holds the user's gallery_version, which every change bumps, and the
+    user row is loaded anyway: a repeated page costs no query at all.
     """
-    owner = request.user.pk
-    version_key = gallery_version_key(owner)
-    page_key = f"gallery-page:{owner}:{number}:{minimum}:{label}"
-    cached = cache.get_many([version_key, page_key])
-    version, hit = cached.get(version_key), cached.get(page_key)
-    if version is not None and hit is not None and hit[0] == version:
-        return str(hit[1])
-    images = Image.objects.owned_by(request.user)
-    if label:
-        images = images.with_label(label, minimum)
-    page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(number)
-    context = {"page": page, "label": label, "minimum": minimum}
-    grid = render_to_string("gallery/_grid.html", context, request)
-    if version is None:
-        touch_galleries(owner)
-        version = cache.get(version_key)
-    cache.set(page_key, (version, grid), settings.FINDLABELS_GALLERY_CACHE_SECONDS)
+    user = request.user
+    key = f"gallery:{user.pk}:{user.gallery_version}:{number}:{minimum}:{label}"
+    pages = caches["pages"]
+    grid: str | None = pages.get(key)
+    if grid is None:
+        images = Image.objects.owned_by(user)
+        if label:
+            images = images.with_label(label, minimum)
+        page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(number)
+        context = {"page": page, "label": label, "minimum": minimum}
+        grid = render_to_string("gallery/_grid.html", context, request)
+        pages.set(key, grid)
     return grid
 
 

@@ -30,9 +30,10 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def fresh_cache() -> None:
     """Rate limits live in the cache; one test's sign-ups must not slow another's."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
 
 
 def make_jpeg(

@@ -101,8 +101,7 @@ def main() -> None:
     print(f"moto server on {local.endpoint}; bucket, user pool and app client created.")
     print("Cognito codes are not mailed by moto: any 6 digits confirm a sign-up.")
     try:
-        for step in (["migrate", "--noinput"], ["createcachetable"]):
-            subprocess.run([sys.executable, "manage.py", *step], env=env, check=True)
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], env=env, check=True)
         subprocess.run([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"], env=env)
     except KeyboardInterrupt:
         pass
