@@ -8,7 +8,7 @@ PORT ?= 8000
 # Production's database; the second test leg runs on it when it answers.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run run-aws-local serve setup prepare test lint typecheck pytest pytest-postgres browser-deps bench clean
+.PHONY: run run-aws-local serve setup prepare test lint typecheck pytest pytest-postgres system-deps bench clean
 
 run: prepare serve
 
@@ -32,13 +32,17 @@ serve:
 	@echo "Find the Labels on http://$(HOST):$(PORT)/  (emails are printed here; Ctrl-C stops)"
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Debian's chromium for the browser tests; installed only when we may (root) and it is missing.
-browser-deps:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+# Debian packages the tests drive: chromium (browser tests), nginx, shellcheck and
+# systemd-analyze (deploy checks). Installed only when missing and we are root.
+DEBIAN_TEST_PACKAGES := chromium nginx shellcheck systemd
+system-deps:
+	@missing=""; \
+	for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "Installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else echo "chromium is missing and this is not root: browser tests will fail"; fi
+		echo "Installing Debian packages for the tests:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "Missing Debian packages:$$missing (not root, cannot install): those tests will fail"; fi
 
 lint: setup
 	$(BIN)/ruff check .
@@ -58,7 +62,7 @@ pytest-postgres: setup
 		DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser" $(PYTEST_ARGS); \
 	else echo "== PostgreSQL leg SKIPPED: nothing answers at $(PG_URL) (set PG_URL to run it) =="; fi
 
-test: setup browser-deps lint typecheck pytest pytest-postgres
+test: setup system-deps lint typecheck pytest pytest-postgres
 
 bench: setup
 	$(BIN)/python bench/detect.py

@@ -15,10 +15,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
-from django.urls import reverse
 from django.utils.http import content_disposition_header
 
 from .imaging import BROWSER_TYPES, display_jpeg
+from .links import image_url
 
 if TYPE_CHECKING:
     from .models import Image
@@ -42,7 +42,7 @@ def thumbnail_src(image: Image) -> str:
     """The <img src> of a gallery card: presigning is local, no network call."""
     if on_s3():
         return str(default_storage.url(str(image.thumbnail.name)))
-    return reverse("gallery:thumbnail", args=[image.pk])
+    return image_url("gallery:thumbnail", image.pk)
 
 
 def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponseBase:
