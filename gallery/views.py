@@ -19,6 +19,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
@@ -109,7 +110,7 @@ def upload(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         stored = [f for f in form.cleaned_data["images"] if _store_one(request, f)]
         if stored:
-            messages.success(request, f"Stored {len(stored)} photo{'s'[: len(stored) != 1]}.")
+            messages.success(request, f"Stored {len(stored)} photo{pluralize(len(stored))}.")
         target = reverse("gallery:index") if stored else reverse("gallery:upload")
         if wants_json(request):
             return JsonResponse({"redirect": target, "stored": len(stored)})
@@ -162,7 +163,7 @@ def detect(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
         except DetectionError as exc:
             messages.error(request, f"Labels could not be found: {exc}")
         else:
-            messages.success(request, f"Found {len(found)} labels.")
+            messages.success(request, f"Found {len(found)} label{pluralize(len(found))}.")
     return redirect("gallery:detail", image_id=image.pk)
 
 
