@@ -245,6 +245,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = DJANGO_HTTPS
 SECURE_HSTS_PRELOAD = DJANGO_HTTPS
 # Only behind a proxy that sets this header itself (our nginx) may it be trusted.
 if env_bool("DJANGO_BEHIND_PROXY", False):
+    # nginx puts the visitor's address here; allauth's rate limits key on it.
+    ALLAUTH_TRUSTED_CLIENT_IP_HEADER = "X-Real-IP"
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 # nginx serves local media itself after the app's access check (X-Accel-Redirect).

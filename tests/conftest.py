@@ -13,6 +13,12 @@ from PIL import Image as PILImage
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def pytest_collection(session: pytest.Session) -> None:
+    # findlabels.urls picks its account pages from settings when first imported;
+    # import it now, in the default mode, before any test switches to Cognito.
+    import findlabels.urls  # noqa: F401
+
+
 @pytest.fixture(autouse=True)
 def media_root(settings: Any, tmp_path: Path) -> Path:
     """Every test writes its files to its own folder."""

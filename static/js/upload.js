@@ -39,34 +39,75 @@ zone.addEventListener("drop", (event) => {
   listFiles();
 });
 
-form.addEventListener("submit", (event) => {
+// Large selections go in several requests, so no single request outgrows the
+// proxy's body limit (nginx: 200 MB) or the server's per-request file count.
+const BATCH_BYTES = 100 * 1024 * 1024;
+const BATCH_FILES = 20;
+
+function batches(files) {
+  const groups = [];
+  let current = [];
+  let size = 0;
+  for (const file of files) {
+    if (current.length && (size + file.size > BATCH_BYTES || current.length >= BATCH_FILES)) {
+      groups.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(file);
+    size += file.size;
+  }
+  if (current.length) groups.push(current);
+  return groups;
+}
+
+function send(files, onProgress) {
+  return new Promise((resolve, reject) => {
+    const body = new FormData();
+    body.append("csrfmiddlewaretoken", form.elements.csrfmiddlewaretoken.value);
+    for (const file of files) body.append("images", file);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action || window.location.href);
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
+    xhr.addEventListener("load", () => {
+      if (xhr.status === 200 && xhr.response) return resolve(xhr.response);
+      if (xhr.status === 413) return reject(new Error("a photo is larger than the server accepts."));
+      const errors = (xhr.response && xhr.response.errors) || [`the server answered ${xhr.status}.`];
+      reject(new Error(errors.join(" ")));
+    });
+    xhr.addEventListener("error", () => reject(new Error("the connection was lost.")));
+    xhr.send(body);
+  });
+}
+
+form.addEventListener("submit", async (event) => {
   if (!input.files.length) return; // let the server say what is missing
   event.preventDefault();
-  const xhr = new XMLHttpRequest();
-  xhr.open("POST", form.action || window.location.href);
-  xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
-  xhr.responseType = "json";
+  const files = [...input.files];
+  const total = files.reduce((sum, file) => sum + file.size, 0) || 1;
   progress.hidden = false;
   button.disabled = true;
-  xhr.upload.addEventListener("progress", (e) => {
-    if (!e.lengthComputable) return;
-    const percent = Math.round((e.loaded / e.total) * 100);
-    progress.value = percent;
-    progressText.textContent =
-      percent < 100 ? `Uploading… ${percent}%` : "Checking photos and finding labels…";
-  });
-  xhr.addEventListener("load", () => {
-    if (xhr.response && xhr.response.redirect) {
-      window.location.assign(xhr.response.redirect);
-      return;
+  let done = 0;
+  let redirect = window.location.href;
+  try {
+    for (const group of batches(files)) {
+      const groupSize = group.reduce((sum, file) => sum + file.size, 0);
+      const answer = await send(group, (loaded) => {
+        const percent = Math.round(((done + loaded) / total) * 100);
+        progress.value = percent;
+        progressText.textContent =
+          percent < 100 ? `Uploading… ${percent}%` : "Checking photos and finding labels…";
+      });
+      done += groupSize;
+      if (answer.stored) redirect = answer.redirect;
     }
-    const errors = (xhr.response && xhr.response.errors) || [`The server answered ${xhr.status}.`];
-    progressText.textContent = `Upload failed: ${errors.join(" ")}`;
+  } catch (error) {
+    // Batches already sent are stored; their messages wait for the next page.
+    progressText.textContent = `Upload stopped: ${error.message} Photos already sent are kept; try the rest again.`;
     button.disabled = false;
-  });
-  xhr.addEventListener("error", () => {
-    progressText.textContent = "Upload failed: the connection was lost. Nothing was lost on your side; try again.";
-    button.disabled = false;
-  });
-  xhr.send(new FormData(form));
+    return;
+  }
+  window.location.assign(redirect);
 });
