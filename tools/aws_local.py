@@ -54,7 +54,7 @@ def start(port: int | None = None) -> LocalAws:
 
 def create_resources(endpoint: str) -> dict[str, str]:
     def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
 
     client("s3").create_bucket(Bucket=BUCKET)
     idp = client("cognito-idp")

@@ -24,7 +24,7 @@ def objects(s3: Any) -> list[str]:
 def test_upload_writes_private_encrypted_objects(s3: Any, owner_client: Client) -> None:
     owner_client.post("/upload/", {"images": [upload_file("cat.jpg", make_jpeg())]})
     image = Image.objects.get()
-    assert sorted(objects(s3)) == sorted([image.original.name, image.thumbnail.name])
+    assert sorted(objects(s3)) == sorted(image.stored_names())
     head = s3.head_object(Bucket=BUCKET, Key=image.original.name)
     assert head["ServerSideEncryption"] == "AES256"
     acl = s3.get_object_acl(Bucket=BUCKET, Key=image.original.name)
