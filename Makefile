@@ -59,7 +59,7 @@ pytest: setup
 pytest-postgres: setup
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== tests on PostgreSQL ($(PG_URL)) =="; \
-		DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser" $(PYTEST_ARGS); \
+		DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS); \
 	else echo "== PostgreSQL leg SKIPPED: nothing answers at $(PG_URL) (set PG_URL to run it) =="; fi
 
 test: setup system-deps lint typecheck pytest pytest-postgres
