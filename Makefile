@@ -67,6 +67,7 @@ test: setup system-deps lint typecheck pytest pytest-postgres
 bench: setup
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/aws.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -133,3 +133,17 @@ def post_worker_init(worker: Any) -> None:
         # Detection is one feature; the gallery works without it, and the
         # person sees this same message when they press Detect.
         log.warning("label engine not ready in worker %s: %s", worker.pid, error)
+    _warm_storage(worker)
+
+
+def _warm_storage(worker: Any) -> None:
+    """Build the S3 client and presigning state (~0.25 s) before the first gallery page."""
+    from django.conf import settings
+    from django.core.files.storage import default_storage
+
+    if settings.FINDLABELS_STORAGE != "s3":
+        return
+    try:
+        default_storage.url("warm-up")  # signs locally; no request is sent
+    except Exception as error:  # a missing credential shows on first use instead
+        log.warning("S3 storage not warmed in worker %s: %s", worker.pid, error)

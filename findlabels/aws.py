@@ -44,7 +44,7 @@ def s3_storage(
 ) -> dict[str, Any]:
     """The STORAGES entry for private, encrypted S3 media with presigned URLs."""
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "gallery.storage.PresignedS3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
             "region_name": region,

@@ -48,7 +48,11 @@ def start(port: int | None = None) -> LocalAws:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     os.environ.update(FAKE_CREDENTIALS)
-    env = {**FAKE_CREDENTIALS, **create_resources(endpoint)}
+    try:
+        env = {**FAKE_CREDENTIALS, **create_resources(endpoint)}
+    except Exception:
+        server.stop()  # never leave a server behind a failed set-up
+        raise
     return LocalAws(server, endpoint, env)
 
 
