@@ -68,7 +68,7 @@ from bench.web import (  # noqa: E402
     measured,
     percentile,
     postgres_database,
-    print_table,
+    report,
     seed_library,
     signed_in_client,
 )
@@ -695,11 +695,7 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     rows = run_all(args)
     log(f"done in {time.perf_counter() - started:.0f} s")
-    if args.json:
-        print(json.dumps([row.as_json() for row in rows], indent=2))
-    else:
-        print_table(rows)
-    return 0 if all(row.ok is not False for row in rows) else 1
+    return report(rows, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -866,6 +866,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def report(rows: list[Row], *, as_json: bool) -> int:
+    """Print the rows as a table or JSON; the exit status says whether all passed."""
+    if as_json:
+        print(json.dumps([row.as_json() for row in rows], indent=2))
+    else:
+        print_table(rows)
+    return 0 if all(row.ok is not False for row in rows) else 1
+
+
 def main(argv: list[str]) -> int:
     args = parse(argv)
     if args.child:
@@ -874,11 +883,7 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     rows = run_all(args)
     log(f"done in {time.perf_counter() - started:.0f} s")
-    if args.json:
-        print(json.dumps([row.as_json() for row in rows], indent=2))
-    else:
-        print_table(rows)
-    return 0 if all(row.ok is not False for row in rows) else 1
+    return report(rows, as_json=args.json)
 
 
 if __name__ == "__main__":
