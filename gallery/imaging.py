@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from typing import IO
@@ -29,6 +30,20 @@ try:  # HEIC, when pillow-heif is installed (it is a dependency; still optional 
     FORMATS["HEIF"] = ("image/heic", "heic")
 except ImportError:
     pass
+
+
+# What Pillow's parsers and decoders raise on damaged input. Catching these
+# (and not Exception) keeps real bugs loud while no bad file can become a 500.
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+)
 
 
 class InvalidImage(ValueError):
@@ -86,7 +101,7 @@ def process_upload(stream: IO[bytes], *, max_pixels: int) -> ProcessedImage:
         ) from None
     except UnidentifiedImageError:
         raise InvalidImage("it is not an image we can read.") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise InvalidImage(f"the image data is damaged ({exc}).") from None
     finally:
         stream.seek(0)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import io
 import logging
-import struct
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..imaging import DECODE_ERRORS
 from .conf import setting
 from .types import DetectionError
 
@@ -45,19 +45,7 @@ def readable_formats() -> tuple[str, ...]:
     return tuple(name for name in FORMATS if name in Image.OPEN)
 
 
-# What Pillow's parsers and decoders raise on damaged input. Catching these
-# (and not Exception) keeps real bugs loud while no bad file can become a 500.
-_DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    struct.error,
-    IndexError,
-    KeyError,
-    TypeError,
-    Image.DecompressionBombError,
-)
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (*DECODE_ERRORS, Image.DecompressionBombError)
 
 # EfficientNet-Lite was trained on (x - 127) / 128 (MEAN_RGB and STDDEV_RGB in
 # the official efficientnet_lite_builder.py), not on ImageNet mean/std.

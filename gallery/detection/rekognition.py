@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import logging
-import struct
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -29,6 +28,7 @@ from PIL import Image, ImageOps
 
 from findlabels.aws import client
 
+from ..imaging import DECODE_ERRORS
 from .preprocess import readable_formats
 from .types import BoundingBox, Detection, DetectionError, Instance, Label
 
@@ -94,17 +94,9 @@ BUSY_ERRORS = {
 # Codes that mean the deployment is wrong (role, bucket region), not the photo.
 OPERATOR_ERRORS = {"AccessDeniedException", "InvalidS3ObjectException"}
 
-# What Pillow's parsers raise on damaged input; catching these (not Exception)
-# keeps real bugs loud while no bad file becomes a 500.
+
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    struct.error,
-    IndexError,
-    KeyError,
-    TypeError,
+    *DECODE_ERRORS,
     Image.DecompressionBombError,
     Image.DecompressionBombWarning,
 )

@@ -5,19 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gallery', '0001_initial'),
+        ("gallery", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='label',
-            name='image',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='labels', to='gallery.image'),
+            model_name="label",
+            name="image",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="labels",
+                to="gallery.image",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='label',
-            constraint=models.UniqueConstraint(fields=('image', 'name'), name='label_unique_per_image'),
+            model_name="label",
+            constraint=models.UniqueConstraint(
+                fields=("image", "name"), name="label_unique_per_image"
+            ),
         ),
     ]
