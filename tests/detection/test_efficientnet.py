@@ -1,7 +1,7 @@
 """The PyTorch-free EfficientNet-Lite conversion and its model cache.
 
 Reference logits come from the original PyTorch model
-(tools/make_reference_logits.py); PyTorch is not needed to run these tests.
+(tests/fixtures/make_reference_logits.py); PyTorch is not needed to run these tests.
 """
 
 from __future__ import annotations
