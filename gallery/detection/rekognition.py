@@ -32,13 +32,6 @@ from ..imaging import DECODE_ERRORS
 from .preprocess import readable_formats
 from .types import BoundingBox, Detection, DetectionError, Instance, Label
 
-try:  # HEIC photos from phones; the upload path accepts them when pillow-heif is present.
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()
-except ImportError:  # pragma: no cover - pillow-heif is a dependency
-    pass
-
 logger = logging.getLogger(__name__)
 
 ENGINE = "rekognition"
