@@ -69,3 +69,32 @@ def test_an_unknown_detector_fails_at_start_up_with_a_clear_message() -> None:
 def test_debug_mode_starts_with_nothing_else_set() -> None:
     result = run_check(DJANGO_DEBUG="1")
     assert result.returncode == 0, result.stderr
+
+
+def test_check_deploy_is_clean_with_the_production_environment() -> None:
+    """The environment bootstrap.sh writes for an HTTPS site, in AWS mode."""
+    import secrets
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "FINDLABELS_VAR_DIR": str(ROOT / "var"),
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_HTTPS": "1",
+            "DJANGO_BEHIND_PROXY": "1",
+            "DJANGO_ALLOWED_HOSTS": "photos.example.com",
+            "DJANGO_CSRF_TRUSTED_ORIGINS": "https://photos.example.com",
+            "FINDLABELS_MODE": "aws",
+            "AWS_REGION": "eu-west-1",
+            "AWS_STORAGE_BUCKET_NAME": "findlabels-media",
+            "COGNITO_USER_POOL_ID": "eu-west-1_example",
+            "COGNITO_APP_CLIENT_ID": "exampleclientid",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,18 @@ def upload(page: Any, base: str, tmp_path: Path, shot: Any) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def saved_confidence(user_model: Any, wait_seconds: float = 5.0) -> int:
+    """The stored slider value, once the page's beacon has landed."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        value = int(user_model.objects.get(email="ada@example.com").label_confidence)
+        if value != 50 or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
 def test_sign_up_upload_detect_filter_and_delete(
-    live_server: Any, page: Any, shot: Any, tmp_path: Path
+    live_server: Any, page: Any, shot: Any, tmp_path: Path, django_user_model: Any
 ) -> None:
     base = live_server.url
     sign_up_and_verify(page, base, shot)
@@ -103,8 +114,9 @@ def test_sign_up_upload_detect_filter_and_delete(
     assert page.locator("#none-above").inner_text().endswith("below 95% hidden.")
     assert requests == [], "moving the slider must not call the server"
 
-    page.locator(".actions a.danger").click()
+    page.locator(".actions a.danger").click()  # leaving the page saves the slider
     shot("confirm-delete")
+    assert saved_confidence(django_user_model) == 95, "the slider's value is remembered"
     page.click("button.danger")
     page.wait_for_url(f"{base}/")
     shot("after-delete")
