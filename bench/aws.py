@@ -105,18 +105,12 @@ def local_aws() -> Iterator[dict[str, str]]:
     from tools import aws_local
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
-    saved = {name: os.environ.get(name) for name in aws_local.FAKE_CREDENTIALS}
     server = aws_local.start()
     log(f"moto server on {server.endpoint}")
     try:
         yield server.env
     finally:
         server.stop()
-        for name, value in saved.items():  # start() exported fake credentials to us
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def base_env() -> dict[str, str]:

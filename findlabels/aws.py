@@ -18,7 +18,6 @@ def botocore_config(connect_timeout: int, read_timeout: int, max_attempts: int) 
         read_timeout=read_timeout,
         # total_max_attempts counts the first try too; max_attempts would add one.
         retries={"mode": "standard", "total_max_attempts": max_attempts},
-        signature_version="s3v4",
     )
 
 
@@ -43,6 +42,11 @@ def s3_storage(
     bucket: str, region: str, endpoint_url: str | None, expire_seconds: int, config: Config
 ) -> dict[str, Any]:
     """The STORAGES entry for private, encrypted S3 media with presigned URLs."""
+    # A local endpoint (moto) answers on one host: path-style addresses.
+    addressing = "path" if endpoint_url else "virtual"
+    # django-storages ignores its own signature/addressing options once a
+    # client_config is given, so they go into the config itself.
+    s3_config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": addressing}))
     return {
         "BACKEND": "gallery.storage.PresignedS3Storage",
         "OPTIONS": {
@@ -50,13 +54,12 @@ def s3_storage(
             "region_name": region,
             "endpoint_url": endpoint_url,
             "signature_version": "s3v4",
-            # A local endpoint (moto) answers on one host: path-style addresses.
-            "addressing_style": "path" if endpoint_url else "virtual",
+            "addressing_style": addressing,
             "default_acl": None,  # private: the bucket blocks public access
             "querystring_auth": True,
             "querystring_expire": expire_seconds,
             "file_overwrite": False,
             "object_parameters": {"ServerSideEncryption": "AES256"},
-            "client_config": config,
+            "client_config": s3_config,
         },
     }

@@ -44,9 +44,8 @@ FINDLABELS_AUTH = env_choice(
 USES_AWS = any(
     choice != "local" for choice in (FINDLABELS_STORAGE, FINDLABELS_DETECTOR, FINDLABELS_AUTH)
 )
-_IN_AWS_MODE = "in AWS mode"
 # Credentials come only from boto3's default chain (the instance role on EC2).
-AWS_REGION = env_required("AWS_REGION", _IN_AWS_MODE) if USES_AWS else env_str("AWS_REGION")
+AWS_REGION = env_required("AWS_REGION", "in AWS mode") if USES_AWS else env_str("AWS_REGION")
 AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL") or None  # a local endpoint such as moto's
 AWS_CONNECT_TIMEOUT = env_int("AWS_CONNECT_TIMEOUT", 5, minimum=1)
 AWS_READ_TIMEOUT = env_int("AWS_READ_TIMEOUT", 30, minimum=1)

@@ -10,7 +10,7 @@ from django.db.models import Count, F, Prefetch, QuerySet
 from django.utils import timezone
 
 from . import media
-from .detection import Detection, DetectionError, get_detector
+from .detection import Detection, DetectionError, Instance, get_detector
 from .detection import Label as DetectedLabel
 from .links import image_url
 
@@ -141,7 +141,7 @@ def unique_by_name(labels: list[DetectedLabel]) -> list[DetectedLabel]:
     return list(kept.values())
 
 
-def label_instance_as_json(instance: Any) -> dict[str, Any]:
+def label_instance_as_json(instance: Instance) -> dict[str, Any]:
     box = instance.bounding_box
     return {
         "left": box.left,
@@ -198,7 +198,9 @@ class Label(models.Model):
 
     @property
     def boxes(self) -> list[dict[str, float]]:
-        return label_boxes(self)
+        """The instances as CSS percentages of the displayed image."""
+        sides = ("left", "top", "width", "height")
+        return [{side: float(box[side]) * 100 for side in sides} for box in self.instances]
 
 
 def detect_and_store(image: Image) -> list[Label]:
@@ -219,12 +221,3 @@ def detect_and_store(image: Image) -> list[Label]:
             raise DetectionError("The stored photo could not be read.", permanent=False) from exc
         detection = detector.detect(data, storage_name=image.original.name)
     return image.replace_labels(detection)
-
-
-def _percent_box(instance: dict[str, Any]) -> dict[str, float]:
-    return {key: float(instance[key]) * 100 for key in ("left", "top", "width", "height")}
-
-
-def label_boxes(label: Label) -> list[dict[str, float]]:
-    """A label's instances as CSS percentages of the displayed image."""
-    return [_percent_box(instance) for instance in label.instances]

@@ -43,7 +43,7 @@ def image_for(request: AuthenticatedRequest, image_id: uuid.UUID, *, manage: boo
     ``manage`` views (detect, delete) are the owner's alone; moderators act in
     the admin. Everyone else gets a 404, never a hint that the image exists.
     """
-    image = Image.objects.select_related("owner").filter(pk=image_id).first()
+    image = Image.objects.filter(pk=image_id).first()
     if image is None:
         raise Http404("No such image.")
     if image.owner_id == request.user.pk:

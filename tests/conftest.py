@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,19 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
         },
     }
     return root
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: Any) -> None:
+    """Fake credentials and no profile or config file: nothing can reach a real account."""
+    from tools.aws_local import FAKE_CREDENTIALS
+
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)

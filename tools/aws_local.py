@@ -47,7 +47,6 @@ def start(port: int | None = None) -> LocalAws:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    os.environ.update(FAKE_CREDENTIALS)
     try:
         env = {**FAKE_CREDENTIALS, **create_resources(endpoint)}
     except Exception:
@@ -56,14 +55,10 @@ def start(port: int | None = None) -> LocalAws:
     return LocalAws(server, endpoint, env)
 
 
-def create_resources(endpoint: str) -> dict[str, str]:
-    def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
-
-    client("s3").create_bucket(Bucket=BUCKET)
-    idp = client("cognito-idp")
-    pool = idp.create_user_pool(
-        PoolName="findlabels-local",
+def create_user_pool(idp: Any, name: str) -> tuple[str, str]:
+    """A pool shaped like the CloudFormation one, and its web client: (pool id, client id)."""
+    pool_id = idp.create_user_pool(
+        PoolName=name,
         UsernameAttributes=["email"],
         AutoVerifiedAttributes=["email"],
         Policies={
@@ -75,22 +70,39 @@ def create_resources(endpoint: str) -> dict[str, str]:
                 "RequireSymbols": False,
             }
         },
-    )["UserPool"]
-    app = idp.create_user_pool_client(
-        UserPoolId=pool["Id"],
+    )["UserPool"]["Id"]
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool_id,
         ClientName="findlabels-web",
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         # Without these moto puts the sub where the ID token's email claim belongs.
         ReadAttributes=["email", "email_verified"],
-    )["UserPoolClient"]
+    )["UserPoolClient"]["ClientId"]
+    return pool_id, client_id
+
+
+def create_resources(endpoint: str) -> dict[str, str]:
+    def client(service: str) -> Any:
+        # Credentials given here, not exported: the caller's environment stays as it was.
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=endpoint,
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        )
+
+    client("s3").create_bucket(Bucket=BUCKET)
+    pool_id, client_id = create_user_pool(client("cognito-idp"), "findlabels-local")
     return {
         "FINDLABELS_MODE": "aws",
         "AWS_REGION": REGION,
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_STORAGE_BUCKET_NAME": BUCKET,
-        "COGNITO_USER_POOL_ID": pool["Id"],
-        "COGNITO_APP_CLIENT_ID": app["ClientId"],
+        "COGNITO_USER_POOL_ID": pool_id,
+        "COGNITO_APP_CLIENT_ID": client_id,
     }
 
 

@@ -26,6 +26,8 @@ from moto.utilities.utils import load_resource
 from accounts.cognito import jwks
 from accounts.cognito.backend import CognitoBackend
 from findlabels import aws
+from tools import aws_local
+from tools.aws_local import create_user_pool
 
 # Imported now, under the real settings: importing it inside a test that sets
 # FINDLABELS_AUTH=cognito would build findlabels.urls (which it imports) for
@@ -65,42 +67,13 @@ class Pool:
 
 
 @pytest.fixture
-def pool(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pool]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def pool(settings: Any, aws_credentials: None) -> Iterator[Pool]:
     settings.AWS_REGION = REGION
     settings.AWS_ENDPOINT_URL = None
     with mock_aws():
         aws.client.cache_clear()
         idp = aws.client("cognito-idp")
-        pool_id = idp.create_user_pool(
-            PoolName="findlabels-test",
-            UsernameAttributes=["email"],
-            AutoVerifiedAttributes=["email"],
-            Policies={
-                "PasswordPolicy": {
-                    "MinimumLength": 8,
-                    "RequireUppercase": True,
-                    "RequireLowercase": True,
-                    "RequireNumbers": True,
-                    "RequireSymbols": False,
-                }
-            },
-        )["UserPool"]["Id"]
-        client_id = idp.create_user_pool_client(
-            UserPoolId=pool_id,
-            ClientName="findlabels-web",
-            GenerateSecret=False,
-            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            # moto puts the email in the ID token only when the client may read it.
-            ReadAttributes=["email", "email_verified"],
-        )["UserPoolClient"]["ClientId"]
+        pool_id, client_id = create_user_pool(idp, "findlabels-test")
         settings.FINDLABELS_AUTH = "cognito"
         settings.COGNITO_USER_POOL_ID = pool_id
         settings.COGNITO_APP_CLIENT_ID = client_id
@@ -550,45 +523,27 @@ def test_keys_that_cannot_be_fetched_refuse_sign_in_without_crashing(
 
 
 def test_sign_in_against_a_moto_server_fetches_the_keys_over_http(
-    client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch, django_user_model: Any
+    client: Client, settings: Any, aws_credentials: None, django_user_model: Any
 ) -> None:
     """Real HTTP on 127.0.0.1: the endpoint setting, SRP and the JWKS download together."""
-    from moto.server import ThreadedMotoServer
-
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    local = aws_local.start()
     try:
-        host, port = server.get_host_and_port()
-        settings.AWS_REGION = REGION
-        settings.AWS_ENDPOINT_URL = f"http://{host}:{port}"
-        aws.client.cache_clear()
-        jwks.forget_fetched_keys()
-        idp = aws.client("cognito-idp")
-        pool_id = idp.create_user_pool(
-            PoolName="findlabels-http",
-            UsernameAttributes=["email"],
-            AutoVerifiedAttributes=["email"],
-        )["UserPool"]["Id"]
-        client_id = idp.create_user_pool_client(
-            UserPoolId=pool_id,
-            ClientName="findlabels-web",
-            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            ReadAttributes=["email", "email_verified"],
-        )["UserPoolClient"]["ClientId"]
-        settings.COGNITO_USER_POOL_ID = pool_id
-        settings.COGNITO_APP_CLIENT_ID = client_id
+        settings.AWS_REGION = local.env["AWS_REGION"]
+        settings.AWS_ENDPOINT_URL = local.endpoint
+        settings.COGNITO_USER_POOL_ID = local.env["COGNITO_USER_POOL_ID"]
+        settings.COGNITO_APP_CLIENT_ID = local.env["COGNITO_APP_CLIENT_ID"]
         settings.COGNITO_JWKS = ""
         settings.AUTHENTICATION_BACKENDS = ["accounts.cognito.backend.CognitoBackend"]
         settings.ROOT_URLCONF = "tests.accounts.cognito_urls"
+        aws.client.cache_clear()
+        jwks.forget_fetched_keys()
 
         assert sign_up(client).status_code == 302
         assert confirm(client).status_code == 302
         assert sign_in(client)["Location"] == "/"
         assert django_user_model.objects.get(email=EMAIL).cognito_sub
     finally:
-        server.stop()
+        local.stop()
         aws.client.cache_clear()
         jwks.forget_fetched_keys()
 

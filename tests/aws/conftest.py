@@ -14,18 +14,6 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def aws_credentials(monkeypatch: Any) -> None:
-    """Fake credentials, so nothing can ever reach a real account."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
 def s3(settings: Any, aws_credentials: None) -> Iterator[Any]:
     """S3 media storage against moto's in-process S3."""
     with mock_aws():

@@ -122,3 +122,22 @@ def test_healthz_checks_the_bucket(s3: Any, client: Client) -> None:
     assert client.get("/healthz").json() == {"database": "ok", "storage": "ok"}
     s3.delete_bucket(Bucket=BUCKET)
     assert client.get("/healthz").status_code == 503
+
+
+def test_s3_client_signs_with_sigv4_in_the_chosen_address_style(s3: Any) -> None:
+    from django.core.files.storage import default_storage
+
+    client = default_storage.connection.meta.client  # type: ignore[attr-defined]
+    assert client.meta.config.signature_version == "s3v4"
+    assert client.meta.config.s3["addressing_style"] == "virtual"
+
+
+def test_other_aws_clients_use_their_own_signer(aws_credentials: None, settings: Any) -> None:
+    from findlabels import aws
+
+    settings.AWS_REGION = "us-east-1"
+    aws.client.cache_clear()
+    try:
+        assert aws.client("rekognition")._request_signer.signature_version == "v4"
+    finally:
+        aws.client.cache_clear()

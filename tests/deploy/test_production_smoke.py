@@ -136,18 +136,11 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[aws_local.LocalAws]:
-    saved = {name: os.environ.get(name) for name in aws_local.FAKE_CREDENTIALS}
     local = aws_local.start()
     try:
         yield local
     finally:
         local.stop()
-        # start() sets fake credentials in this process; later tests get theirs back.
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 # --- gunicorn and nginx -----------------------------------------------------------

@@ -137,17 +137,8 @@ class StubbedRekognition:
 
 
 @pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[None]:
-    """Fake credentials and a region, and a fresh client for every test."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }.items():
-        monkeypatch.setenv(name, value)
+def aws_credentials(aws_credentials: None, settings: Any) -> Iterator[None]:
+    """The suite's fake credentials, plus a region and a fresh client for every test."""
     settings.AWS_REGION = REGION
     settings.AWS_ENDPOINT_URL = None
     settings.FINDLABELS_REKOGNITION_MIN_CONFIDENCE = 50

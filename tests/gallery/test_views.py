@@ -288,8 +288,14 @@ def test_hidden_image_is_still_served_to_staff(staff_client: Client, make_image:
     assert staff_client.get(url("original", image)).status_code == 200
 
 
-def test_media_files_have_no_public_url(settings: Any) -> None:
-    assert settings.STORAGES["default"]["OPTIONS"]["base_url"] is None
+def test_media_files_have_no_public_url(client: Client, make_image: Any) -> None:
+    from findlabels import settings as project_settings
+
+    # The project's own setting, not the per-test storage the fixtures install.
+    assert project_settings.STORAGES["default"]["OPTIONS"]["base_url"] is None
+    image = make_image()
+    for prefix in ("/media/", "/var/media/", "/"):
+        assert client.get(prefix + str(image.original.name)).status_code in (302, 404)
 
 
 # -- health ----------------------------------------------------------------------------
