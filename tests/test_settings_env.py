@@ -60,6 +60,20 @@ def test_a_missing_secret_key_is_an_error_when_debug_is_off() -> None:
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
+def test_the_wsgi_app_refuses_to_start_without_a_secret_key() -> None:
+    """gunicorn runs no system checks, so the WSGI module itself says no."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import findlabels.wsgi"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "FINDLABELS_VAR_DIR": str(ROOT / "var")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
 def test_an_unknown_detector_fails_at_start_up_with_a_clear_message() -> None:
     result = run_check(DJANGO_DEBUG="1", FINDLABELS_DETECTOR="magic")
     assert result.returncode != 0

@@ -107,6 +107,8 @@ def test_cognito_sign_up_s3_gallery_and_rekognition_labels(
     names = page.locator("#labels li[data-confidence] .label-row a").all_inner_texts()
     assert names, "Rekognition's labels are listed"
     shot("rekognition-labels")
+    # The page itself may still be fetching its image and logo; only then listen.
+    page.wait_for_load_state("networkidle")
 
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))

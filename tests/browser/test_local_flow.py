@@ -96,6 +96,8 @@ def test_sign_up_upload_detect_filter_and_delete(
     assert page.locator("#stage .box").count() >= 1, "a face box is drawn on the portrait"
     assert page.locator("#stage .box").first.is_visible()
     shot("portrait-boxes")
+    # The page itself may still be fetching its image and logo; only then listen.
+    page.wait_for_load_state("networkidle")
 
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
