@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +18,13 @@ from .links import image_url
 if TYPE_CHECKING:
     from accounts.models import User
 
-# How many label chips a gallery card shows.
+# A gallery card shows up to CARD_LABELS chips, picked from the image's top
+# CARD_CANDIDATES labels: the narrowest of those found at CARD_MIN_CONFIDENCE or more.
 CARD_LABELS = 3
+CARD_CANDIDATES = 12
+CARD_MIN_CONFIDENCE = 50.0
+# A broad label (Animal, Pet) gives way to a narrower one (Cat) found nearly as surely.
+NARROWER_WINS_AT = 0.9
 
 
 class ImageQuerySet(models.QuerySet["Image"]):
@@ -36,10 +42,10 @@ class ImageQuerySet(models.QuerySet["Image"]):
     def for_gallery(self) -> ImageQuerySet:
         """Newest first, with each image's top labels in one extra query."""
         labels = Label.objects.order_by("-confidence", "name").only(
-            "image_id", "name", "confidence"
+            "image_id", "name", "confidence", "parents"
         )
         return self.order_by("-uploaded_at", "-pk").prefetch_related(
-            Prefetch("labels", queryset=labels[:CARD_LABELS], to_attr="ranked_labels")
+            Prefetch("labels", queryset=labels[:CARD_CANDIDATES], to_attr="ranked_labels")
         )
 
     def update(self, **kwargs: Any) -> int:
@@ -96,11 +102,11 @@ class Image(models.Model):
 
     @property
     def card_labels(self) -> list[Label]:
-        """The top labels; prefetched by ``for_gallery`` so a page costs one query."""
+        """The card's chips; ``for_gallery`` prefetches the candidates in one query a page."""
         ranked = getattr(self, "ranked_labels", None)
         if ranked is None:
-            ranked = list(self.labels.order_by("-confidence")[:CARD_LABELS])
-        return ranked[:CARD_LABELS]
+            ranked = list(self.labels.order_by("-confidence", "name")[:CARD_CANDIDATES])
+        return narrowest_labels(ranked)
 
     @property
     def thumbnail_src(self) -> str:
@@ -141,6 +147,25 @@ def unique_by_name(labels: list[DetectedLabel]) -> list[DetectedLabel]:
     return list(kept.values())
 
 
+def narrowest_labels(ranked: list[Label]) -> list[Label]:
+    """What a card says: "Cat", not "Animal, Mammal, Pet", when Cat is about as sure.
+
+    ``ranked`` comes most confident first. A label is left out when a narrower
+    one (a label naming it as a parent) is found nearly as surely; labels under
+    CARD_MIN_CONFIDENCE are left out too, unless nothing else is left.
+    """
+    sure = [label for label in ranked if label.confidence >= CARD_MIN_CONFIDENCE]
+    confidence = {label.name: label.confidence for label in sure}
+    broader = {
+        parent
+        for label in sure
+        for parent in label.parents
+        if label.confidence >= NARROWER_WINS_AT * confidence.get(parent, math.inf)
+    }
+    narrowest = [label for label in sure if label.name not in broader]
+    return narrowest[:CARD_LABELS] or ranked[:1]
+
+
 def label_instance_as_json(instance: Instance) -> dict[str, Any]:
     box = instance.bounding_box
     return {
@@ -156,10 +181,11 @@ class LabelQuerySet(models.QuerySet["Label"]):
     def owned_by(self, user: User) -> LabelQuerySet:
         return self.filter(image__owner=user, image__hidden=False)
 
-    def counts(self) -> QuerySet[Label, dict[str, Any]]:
+    def counts(self, min_confidence: float = 0) -> QuerySet[Label, dict[str, Any]]:
         """Label names with how many images carry each, most common first."""
         return (
-            self.values("name")
+            self.filter(confidence__gte=min_confidence)
+            .values("name")
             .annotate(images=Count("pk"))  # a name appears once per image
             .order_by("-images", "name")
         )

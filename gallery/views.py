@@ -99,8 +99,10 @@ def cached_grid(request: AuthenticatedRequest, label: str, minimum: int, number:
 @login_required
 @require_GET
 def labels(request: AuthenticatedRequest) -> HttpResponse:
-    counts = Label.objects.owned_by(request.user).counts()
-    return render(request, "gallery/labels.html", {"counts": counts})
+    # Counted where the person's slider stands, so "Dog" is not listed for a 3% guess.
+    minimum = request.user.label_confidence
+    counts = Label.objects.owned_by(request.user).counts(min_confidence=minimum)
+    return render(request, "gallery/labels.html", {"counts": counts, "minimum": minimum})
 
 
 @login_required

@@ -151,16 +151,24 @@ def test_gallery_query_count_does_not_grow_with_the_library(
         owner_client.get("/?label=Cat&min=80")
 
 
-def test_labels_page_counts_the_owners_labels(
-    owner_client: Client, make_image: Any, detector: Any, other_user: Any
+def test_labels_page_counts_the_owners_labels_where_their_slider_stands(
+    owner: Any, owner_client: Client, make_image: Any, detector: Any, other_user: Any
 ) -> None:
     for image in (make_image(), make_image()):
         owner_client.post(url("detect", image))
     theirs = make_image(user=other_user)
     theirs.replace_labels(detector.detect(b""))
-    counts = {row["name"]: row["images"] for row in owner_client.get("/labels/").context["counts"]}
-    assert counts == {"Cat": 2, "Pet": 2, "Couch": 2}
-    assert b"/?label=Cat" in owner_client.get("/labels/").content
+
+    def counts() -> dict[str, int]:
+        rows = owner_client.get("/labels/").context["counts"]
+        return {row["name"]: row["images"] for row in rows}
+
+    assert owner.label_confidence == 50
+    assert counts() == {"Cat": 2, "Pet": 2}, "the 42% Couch is under the slider"
+    assert b"/?label=Cat&amp;min=50" in owner_client.get("/labels/").content
+    owner.label_confidence = 0
+    owner.save(update_fields=["label_confidence"])
+    assert counts() == {"Cat": 2, "Pet": 2, "Couch": 2}
 
 
 # -- detail and detect ------------------------------------------------------------
