@@ -18,9 +18,13 @@ class MultipleFileField(forms.FileField):
         return [f for f in files if f]
 
 
+ACCEPT = "image/jpeg,image/png,image/webp,image/heic,.heic,.heif"
+
+
 class UploadForm(forms.Form):
     images = MultipleFileField(
-        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic"}),
+        # Browsers often know no type for HEIC files, hence the extensions.
+        widget=MultipleFileInput(attrs={"accept": ACCEPT}),
         required=False,
     )
 
