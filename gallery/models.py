@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # A gallery card shows up to CARD_LABELS chips, picked from the image's top
 # CARD_CANDIDATES labels: the narrowest of those found at CARD_MIN_CONFIDENCE or more.
 CARD_LABELS = 3
-CARD_CANDIDATES = 12
+CARD_CANDIDATES = 8
 CARD_MIN_CONFIDENCE = 50.0
 # A broad label (Animal, Pet) gives way to a narrower one (Cat) found nearly as surely.
 NARROWER_WINS_AT = 0.9
