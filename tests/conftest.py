@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,20 @@ from django.test import Client
 from PIL import Image as PILImage
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bare(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run Python in the repo with nearly nothing set, as on a fresh machine."""
+    base = {"PATH": "/usr/bin:/bin", "FINDLABELS_VAR_DIR": str(ROOT / "var")}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def pytest_collection(session: pytest.Session) -> None:

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from findlabels.env import env_bool, env_choice, env_int, env_list
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import run_bare
 
 
 def test_env_bool_reads_common_spellings(monkeypatch: Any) -> None:
@@ -43,15 +40,7 @@ def test_env_list_splits_on_commas(monkeypatch: Any) -> None:
 
 
 def run_check(**env: str) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": "/usr/bin:/bin", "FINDLABELS_VAR_DIR": str(ROOT / "var")}
-    return subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_bare("manage.py", "check", **env)
 
 
 def test_a_missing_secret_key_is_an_error_when_debug_is_off() -> None:
@@ -62,14 +51,7 @@ def test_a_missing_secret_key_is_an_error_when_debug_is_off() -> None:
 
 def test_the_wsgi_app_refuses_to_start_without_a_secret_key() -> None:
     """gunicorn runs no system checks, so the WSGI module itself says no."""
-    result = subprocess.run(
-        [sys.executable, "-c", "import findlabels.wsgi"],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "FINDLABELS_VAR_DIR": str(ROOT / "var")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_bare("-c", "import findlabels.wsgi")
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set when DEBUG is off" in result.stderr
 
@@ -89,12 +71,13 @@ def test_check_deploy_is_clean_with_the_production_environment() -> None:
     """The environment bootstrap.sh writes for an HTTPS site, in AWS mode."""
     import secrets
 
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "FINDLABELS_VAR_DIR": str(ROOT / "var"),
+    result = run_bare(
+        "manage.py",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **{
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "DJANGO_HTTPS": "1",
             "DJANGO_BEHIND_PROXY": "1",
@@ -106,9 +89,6 @@ def test_check_deploy_is_clean_with_the_production_environment() -> None:
             "COGNITO_USER_POOL_ID": "eu-west-1_example",
             "COGNITO_APP_CLIENT_ID": "exampleclientid",
         },
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +11,8 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.conftest import FIXTURES, make_jpeg, make_png
+from tests.conftest import FIXTURES, make_jpeg, make_png, run_bare
 
-ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = FIXTURES / "photos"
 
 
@@ -35,6 +32,10 @@ def bad_files(folder: Path) -> dict[str, Path]:
     return paths
 
 
+def file_args(*paths: Path) -> list[str]:
+    return [arg for path in paths for arg in ("--file", str(path))]
+
+
 def run_json(*args: str) -> tuple[list[dict[str, Any]], str | None]:
     out = io.StringIO()
     try:
@@ -46,7 +47,7 @@ def run_json(*args: str) -> tuple[list[dict[str, Any]], str | None]:
 
 def test_json_output_is_one_array_in_the_shape_of_the_contract() -> None:
     files = [PHOTOS / "coffee.jpg", PHOTOS / "grace_hopper.jpg"]
-    results, error = run_json(*(arg for path in files for arg in ("--file", str(path))))
+    results, error = run_json(*file_args(*files))
     assert error is None
     assert [result["file"] for result in results] == [str(path) for path in files]
     for result in results:
@@ -77,7 +78,7 @@ def test_bad_files_get_an_error_each_and_the_good_one_is_still_labelled(tmp_path
     bad = bad_files(tmp_path)
     missing = tmp_path / "missing.jpg"
     paths = [PHOTOS / "chelsea_cat.jpg", *bad.values(), missing]
-    results, error = run_json(*(arg for path in paths for arg in ("--file", str(path))))
+    results, error = run_json(*file_args(*paths))
     assert error == f"{len(bad) + 1} of {len(paths)} file(s) could not be labelled."
     assert [result["file"] for result in results] == [str(path) for path in paths]
     assert "Cat" in {label["name"] for label in results[0]["labels"]}
@@ -94,15 +95,8 @@ def test_the_command_runs_with_nothing_set_and_exits_non_zero_after_printing(
 ) -> None:
     """As a newcomer or a benchmark runs it: no DEBUG, no secret key, no settings module."""
     truncated = bad_files(tmp_path)["truncated.jpg"]
-    files = ["--file", str(PHOTOS / "coffee.jpg"), "--file", str(truncated)]
-    result = subprocess.run(
-        [sys.executable, "manage.py", "detect_labels", "--format", "json", *files],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "FINDLABELS_VAR_DIR": str(ROOT / "var")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    files = file_args(PHOTOS / "coffee.jpg", truncated)
+    result = run_bare("manage.py", "detect_labels", "--format", "json", *files)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "1 of 2 file(s) could not be labelled." in result.stderr
@@ -115,9 +109,7 @@ def test_the_table_names_each_label_with_its_confidence_and_parents(tmp_path: Pa
     out = io.StringIO()
     empty = bad_files(tmp_path)["empty.jpg"]
     with pytest.raises(CommandError):
-        call_command(
-            "detect_labels", "--file", str(PHOTOS / "coffee.jpg"), "--file", str(empty), stdout=out
-        )
+        call_command("detect_labels", *file_args(PHOTOS / "coffee.jpg", empty), stdout=out)
     table = out.getvalue()
     assert "(local " in table
     assert "%  Coffee  < " in table and "Beverage" in table
