@@ -82,6 +82,28 @@ class Image(models.Model):
     model_version = models.CharField(max_length=128, blank=True)
     detected_at = models.DateTimeField(null=True, blank=True)
 
+    # What the last Detect found besides labels (see gallery.detection.types):
+    # lines of text [{text, confidence, bounding_box}], and measured properties
+    # {colors: [{name, hex, pixel_percent}], brightness, sharpness}.
+    text = models.JSONField(default=list, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    # Parts of the last Detect that failed while its labels were kept ("text",
+    # "moderation"); the detail page says so until the next Detect.
+    incomplete = models.JSONField(default=list, blank=True)
+
+    class Moderation(models.TextChoices):
+        UNCHECKED = "unchecked", "Not checked"
+        CLEAR = "clear", "Clear"
+        FLAGGED = "flagged", "Needs review"
+        APPROVED = "approved", "Approved"
+
+    moderation_status = models.CharField(
+        max_length=16, choices=Moderation.choices, default=Moderation.UNCHECKED
+    )
+    # [{name, confidence, parent}] as DetectModerationLabels gives them.
+    moderation_labels = models.JSONField(default=list, blank=True)
+    moderation_checked_at = models.DateTimeField(null=True, blank=True)
+
     hidden = models.BooleanField(default=False, help_text="Hidden by a moderator.")
     hidden_reason = models.CharField(max_length=255, blank=True)
 
@@ -89,7 +111,10 @@ class Image(models.Model):
 
     class Meta:
         ordering = ("-uploaded_at",)
-        indexes = [models.Index(fields=["owner", "-uploaded_at"], name="image_owner_newest")]
+        indexes = [
+            models.Index(fields=["owner", "-uploaded_at"], name="image_owner_newest"),
+            models.Index(fields=["moderation_status"], name="image_moderation_status"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["owner", "sha256"], name="image_unique_per_owner")
         ]
@@ -135,7 +160,19 @@ class Image(models.Model):
             self.engine = detection.engine
             self.model_version = detection.model_version
             self.detected_at = timezone.now()
-            self.save(update_fields=["engine", "model_version", "detected_at"])
+            self.text = [line.as_dict() for line in detection.text]
+            self.properties = detection.properties.as_dict() if detection.properties else {}
+            self.incomplete = list(detection.incomplete)
+            self.save(
+                update_fields=[
+                    "engine",
+                    "model_version",
+                    "detected_at",
+                    "text",
+                    "properties",
+                    "incomplete",
+                ]
+            )
         return rows
 
 
@@ -168,13 +205,16 @@ def narrowest_labels(ranked: list[Label]) -> list[Label]:
 
 def label_instance_as_json(instance: Instance) -> dict[str, Any]:
     box = instance.bounding_box
-    return {
+    stored: dict[str, Any] = {
         "left": box.left,
         "top": box.top,
         "width": box.width,
         "height": box.height,
         "confidence": instance.confidence,
     }
+    if instance.colors:
+        stored["colors"] = list(instance.colors)
+    return stored
 
 
 class LabelQuerySet(models.QuerySet["Label"]):

@@ -9,16 +9,36 @@ from __future__ import annotations
 from functools import cache
 from typing import Protocol
 
-from .types import BoundingBox, Detection, DetectionError, Instance, Label
+from .types import (
+    PART_MODERATION,
+    PART_TEXT,
+    BoundingBox,
+    Detection,
+    DetectionError,
+    DominantColor,
+    ImageProperties,
+    Instance,
+    Label,
+    Moderation,
+    ModerationLabel,
+    TextLine,
+)
 
 __all__ = [
     "ENGINES",
+    "PART_MODERATION",
+    "PART_TEXT",
     "BoundingBox",
     "Detection",
     "DetectionError",
     "Detector",
+    "DominantColor",
+    "ImageProperties",
     "Instance",
     "Label",
+    "Moderation",
+    "ModerationLabel",
+    "TextLine",
     "get_detector",
 ]
 

@@ -51,7 +51,7 @@ def test_json_output_is_one_array_in_the_shape_of_the_contract() -> None:
     assert error is None
     assert [result["file"] for result in results] == [str(path) for path in files]
     for result in results:
-        assert set(result) == {"file", "engine", "model_version", "labels"}
+        assert set(result) == {"file", "engine", "model_version", "labels", "text", "properties"}
         assert result["engine"] == "local"
         confidences = [label["confidence"] for label in result["labels"]]
         assert confidences == sorted(confidences, reverse=True)

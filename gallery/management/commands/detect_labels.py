@@ -82,6 +82,8 @@ def detection_json(path: str, detection: Detection) -> dict[str, Any]:
         "engine": detection.engine,
         "model_version": detection.model_version,
         "labels": [label.as_dict() for label in detection.sorted_labels()],
+        "text": [line.as_dict() for line in detection.text],
+        "properties": detection.properties.as_dict() if detection.properties else {},
     }
 
 
