@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from gallery.detection.efficientnet import ensure_model
 from gallery.detection.faces import ensure_face_model
+from gallery.detection.modelcache import cache_dir
 
 
 class Command(BaseCommand):
@@ -15,8 +18,21 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for what, prepare in (("label model", ensure_model), ("face model", ensure_face_model)):
+        from tools.models import builders
+        from tools.models.common import BuildError
+
+        steps: list[tuple[str, Callable[[], Path]]] = [
+            ("label model", ensure_model),
+            ("face model", ensure_face_model),
+        ]
+        steps += [
+            (module.DESCRIPTION, lambda m=module: m.build(cache_dir())) for module in builders()
+        ]
+        for what, prepare in steps:
             started = time.perf_counter()
-            path = prepare()
+            try:
+                path = prepare()
+            except BuildError as exc:
+                raise CommandError(f"{what}: {exc}") from exc
             took = time.perf_counter() - started
             self.stdout.write(f"{what}: {path} ({took:.1f} s)")
