@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,7 @@ class Command(BaseCommand):
             ("label model", ensure_model),
             ("face model", ensure_face_model),
         ]
-        steps += [
-            (module.DESCRIPTION, lambda m=module: m.build(cache_dir())) for module in builders()
-        ]
+        steps += [(module.DESCRIPTION, partial(module.build, cache_dir())) for module in builders()]
         for what, prepare in steps:
             started = time.perf_counter()
             try:
