@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
@@ -81,15 +83,24 @@ class ImageAdmin(admin.ModelAdmin):
         url = reverse("gallery:thumbnail", args=[obj.pk])
         return format_html('<img src="{}" alt="" style="max-width:400px">', url)
 
+    def save_model(self, request: HttpRequest, obj: Image, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "hidden" in form.changed_data:
+            obj.reindex()  # a hidden photo is found by nothing
+
     @admin.action(description="Hide selected photos from their owners")
     def hide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        count = queryset.update(hidden=True)
-        self.message_user(request, f"Hid {count} photo(s).")
+        images = list(queryset)
+        for image in images:
+            image.set_hidden(True)
+        self.message_user(request, f"Hid {len(images)} photo(s).")
 
     @admin.action(description="Show selected photos again")
     def unhide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        count = queryset.update(hidden=False, hidden_reason="")
-        self.message_user(request, f"Unhid {count} photo(s).")
+        images = list(queryset)
+        for image in images:
+            image.set_hidden(False)
+        self.message_user(request, f"Unhid {len(images)} photo(s).")
 
     @admin.action(description="Run label detection again")
     def redetect(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:

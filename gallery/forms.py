@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from . import search
+
 
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
@@ -35,12 +37,33 @@ class UploadForm(forms.Form):
         return files
 
 
-class GalleryFilterForm(forms.Form):
-    label = forms.CharField(max_length=128, required=False)
-    min = forms.IntegerField(min_value=0, max_value=100, required=False)
+WHOLE_PERCENT = "Enter a whole number from 0 to 100."
 
-    def clean_label(self) -> str:
-        return str(self.cleaned_data["label"]).strip()
+
+class GalleryFilterForm(forms.Form):
+    """What the gallery shows: a search (``q``), or one label (``label``) at a minimum."""
+
+    q = forms.CharField(max_length=500, required=False, strip=True)
+    label = forms.CharField(max_length=128, required=False, strip=True)
+    min = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        error_messages={
+            "invalid": WHOLE_PERCENT,
+            "min_value": WHOLE_PERCENT,
+            "max_value": WHOLE_PERCENT,
+        },
+    )
+
+    def query(self) -> search.Query:
+        """The search the form asks for; ``label`` is a one-label search."""
+        self.is_valid()  # a bad minimum still leaves the label and words to search for
+        data = self.cleaned_data
+        label = data.get("label", "")
+        if label:
+            return search.Query((search.Clause(search.phrase(label), data.get("min")),))
+        return search.parse(data.get("q", ""))
 
 
 class ConfidenceForm(forms.Form):

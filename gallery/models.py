@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
-from django.db.models import Count, F, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
-from . import media
+from . import media, search
 from .detection import Detection, DetectionError, Instance, get_detector
 from .detection import Label as DetectedLabel
 from .links import image_url
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 # CARD_CANDIDATES labels: the narrowest of those found at CARD_MIN_CONFIDENCE or more.
 CARD_LABELS = 3
 CARD_CANDIDATES = 8
-CARD_MIN_CONFIDENCE = 50.0
+CARD_MIN_CONFIDENCE = 50
 # A broad label (Animal, Pet) gives way to a narrower one (Cat) found nearly as surely.
 NARROWER_WINS_AT = 0.9
 
@@ -34,10 +35,24 @@ class ImageQuerySet(models.QuerySet["Image"]):
     def visible(self) -> ImageQuerySet:
         return self.filter(hidden=False)
 
-    def with_label(self, name: str, min_confidence: float = 0) -> ImageQuerySet:
-        # A join (not EXISTS per image) lets the database start from the few
-        # matching labels in (name, confidence); one name per image, so no duplicates.
-        return self.visible().filter(labels__name=name, labels__confidence__gte=min_confidence)
+    def with_label(self, user: User, name: str, minimum: int = 0) -> ImageQuerySet:
+        """The person's images found by ``name`` (a label, a synonym or a parent)."""
+        clause = search.Clause(search.phrase(name), minimum)
+        return self.search(user, search.Query((clause,)), minimum)
+
+    def search(self, user: User, query: search.Query, default_minimum: int) -> ImageQuerySet:
+        """The person's visible images that meet every clause of ``query``.
+
+        One indexed semi-join per clause on (owner, term, confidence): the
+        same few queries at a thousand photos as at a hundred thousand.
+        """
+        images = self.owned_by(user).visible()
+        for clause, minimum in query.minimums(default_minimum):
+            found = SearchTerm.objects.filter(
+                owner=user, term=clause.term, confidence__gte=search.at_least(minimum)
+            ).values("image_id")
+            images = images.exclude(pk__in=found) if clause.exclude else images.filter(pk__in=found)
+        return images
 
     def for_gallery(self) -> ImageQuerySet:
         """Newest first, with each image's top labels in one extra query."""
@@ -47,13 +62,6 @@ class ImageQuerySet(models.QuerySet["Image"]):
         return self.order_by("-uploaded_at", "-pk").prefetch_related(
             Prefetch("labels", queryset=labels[:CARD_CANDIDATES], to_attr="ranked_labels")
         )
-
-    def update(self, **kwargs: Any) -> int:
-        """Bulk updates (moderation) also refresh the owners' cached gallery pages."""
-        owners = set(self.values_list("owner_id", flat=True))
-        count = super().update(**kwargs)
-        touch_galleries(*owners)
-        return count
 
 
 def touch_galleries(*owner_ids: int) -> None:
@@ -104,10 +112,15 @@ class Image(models.Model):
     moderation_labels = models.JSONField(default=list, blank=True)
     moderation_checked_at = models.DateTimeField(null=True, blank=True)
 
+    # What this photo adds to its owner's LabelTally rows: {label name: shown percent}.
+    tallied = models.JSONField(default=dict, blank=True, editable=False)
+
     hidden = models.BooleanField(default=False, help_text="Hidden by a moderator.")
     hidden_reason = models.CharField(max_length=255, blank=True)
 
     objects = ImageQuerySet.as_manager()
+    # The chips of the image's gallery card, set by the gallery view.
+    cards: list[Label]
 
     class Meta:
         ordering = ("-uploaded_at",)
@@ -125,13 +138,13 @@ class Image(models.Model):
     def get_absolute_url(self) -> str:
         return image_url("gallery:detail", self.pk)
 
-    @property
-    def card_labels(self) -> list[Label]:
-        """The card's chips; ``for_gallery`` prefetches the candidates in one query a page."""
+    def card_labels(self, minimum: int) -> list[Label]:
+        """The card's chips at the person's slider value; ``for_gallery`` prefetches
+        the candidates in one query a page."""
         ranked = getattr(self, "ranked_labels", None)
         if ranked is None:
             ranked = list(self.labels.order_by("-confidence", "name")[:CARD_CANDIDATES])
-        return narrowest_labels(ranked)
+        return narrowest_labels(ranked, minimum)
 
     @property
     def thumbnail_src(self) -> str:
@@ -139,6 +152,36 @@ class Image(models.Model):
 
     def stored_names(self) -> list[str]:
         return [name for name in (self.original.name, self.thumbnail.name) if name]
+
+    def set_hidden(self, hidden: bool, reason: str = "") -> None:
+        """Hide the photo from its owner's library (a moderator's call), or show it again."""
+        self.hidden, self.hidden_reason = hidden, reason if hidden else ""
+        with transaction.atomic():
+            self.save(update_fields=["hidden", "hidden_reason"])
+            self.reindex()
+
+    def reindex(self) -> None:
+        """Bring this photo's search terms and its share of the label tallies up to date.
+
+        Called wherever what a photo is found by changes: new labels, text or
+        visibility. A hidden photo is found by nothing and counted nowhere.
+        """
+        labels = [] if self.hidden else list(self.labels.all())
+        terms = (
+            {}
+            if self.hidden
+            else search.photo_terms(labels, self.text, self.properties, self.original_name)
+        )
+        tallied = {label.name: label.percent for label in labels}
+        with transaction.atomic():
+            self.terms.all().delete()
+            SearchTerm.objects.bulk_create(
+                SearchTerm(image=self, owner_id=self.owner_id, term=term, confidence=confidence)
+                for term, confidence in terms.items()
+            )
+            LabelTally.objects.shift(self.owner_id, self.tallied, tallied)
+            self.tallied = tallied
+            Image.objects.filter(pk=self.pk).update(tallied=tallied)
 
     def replace_labels(self, detection: Detection) -> list[Label]:
         """Store a detection, replacing any earlier one, in one transaction."""
@@ -173,6 +216,7 @@ class Image(models.Model):
                     "incomplete",
                 ]
             )
+            self.reindex()
         return rows
 
 
@@ -184,14 +228,14 @@ def unique_by_name(labels: list[DetectedLabel]) -> list[DetectedLabel]:
     return list(kept.values())
 
 
-def narrowest_labels(ranked: list[Label]) -> list[Label]:
+def narrowest_labels(ranked: list[Label], minimum: int = CARD_MIN_CONFIDENCE) -> list[Label]:
     """What a card says: "Cat", not "Animal, Mammal, Pet", when Cat is about as sure.
 
-    ``ranked`` comes most confident first. A label is left out when a narrower
-    one (a label naming it as a parent) is found nearly as surely; labels under
-    CARD_MIN_CONFIDENCE are left out too, unless nothing else is left.
+    ``ranked`` comes most confident first. Only labels shown at ``minimum``
+    percent or more (the person's slider) are candidates; a label is left out
+    when a narrower one (a label naming it as a parent) is found nearly as surely.
     """
-    sure = [label for label in ranked if label.confidence >= CARD_MIN_CONFIDENCE]
+    sure = [label for label in ranked if label.confidence >= search.at_least(minimum)]
     confidence = {label.name: label.confidence for label in sure}
     broader = {
         parent
@@ -199,8 +243,7 @@ def narrowest_labels(ranked: list[Label]) -> list[Label]:
         for parent in label.parents
         if label.confidence >= NARROWER_WINS_AT * confidence.get(parent, math.inf)
     }
-    narrowest = [label for label in sure if label.name not in broader]
-    return narrowest[:CARD_LABELS] or ranked[:1]
+    return [label for label in sure if label.name not in broader][:CARD_LABELS]
 
 
 def label_instance_as_json(instance: Instance) -> dict[str, Any]:
@@ -260,13 +303,116 @@ class Label(models.Model):
 
     @property
     def percent(self) -> int:
-        return int(self.confidence + 0.5)  # half up, as people round
+        return search.shown_percent(self.confidence)
 
     @property
     def boxes(self) -> list[dict[str, float]]:
         """The instances as CSS percentages of the displayed image."""
         sides = ("left", "top", "width", "height")
         return [{side: float(box[side]) * 100 for side in sides} for box in self.instances]
+
+
+class SearchTerm(models.Model):
+    """The search index: one row per photo and term, with the confidence it is found at.
+
+    Terms are folded words and phrases (see :mod:`gallery.search`): label
+    names, their words, synonyms and parents, words of the photo's text,
+    colours ("red", "red car") and file-name words.
+    """
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="terms")
+    # The owner again, so a query starts from one person's slice of the index.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    term = models.CharField(max_length=search.MAX_TERM)
+    confidence = models.FloatField()
+
+    class Meta:
+        indexes = [
+            # Covers a clause's lookup: no visit to the table itself.
+            models.Index(fields=["owner", "term", "confidence", "image"], name="searchterm_lookup"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "term"], name="searchterm_unique_per_image")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term} ({self.confidence:.1f}%)"
+
+
+class LabelTallyQuerySet(models.QuerySet["LabelTally"]):
+    def shift(self, owner_id: int, old: dict[str, int], new: dict[str, int]) -> None:
+        """Move one photo's counts from its ``old`` labels to its ``new`` ones."""
+        changes = Counter({(name, percent): 1 for name, percent in new.items()})
+        changes.subtract({(name, percent): 1 for name, percent in old.items()})
+        for (name, percent), change in changes.items():
+            if change == 0:
+                continue
+            rows = self.filter(owner_id=owner_id, name=name, percent=percent)
+            if not rows.update(images=F("images") + change) and change > 0:
+                _, created = self.get_or_create(
+                    owner_id=owner_id,
+                    name=name,
+                    percent=percent,
+                    defaults={"images": change, "folded": name.casefold()},
+                )
+                if not created:  # another request made the row in between
+                    rows.update(images=F("images") + change)
+
+    def counts(self, owner_id: int, minimum: int) -> QuerySet[LabelTally, dict[str, Any]]:
+        """Label names with how many photos show each at ``minimum`` percent or more."""
+        return (
+            self.filter(owner_id=owner_id, percent__gte=minimum, images__gt=0)
+            .values("name")
+            .annotate(count=Sum("images"))
+            .order_by("-count", "name")
+        )
+
+    def suggestions(
+        self, owner_id: int, prefix: str, minimum: int, limit: int = 8
+    ) -> list[dict[str, Any]]:
+        """Labels whose name (or a word of it) starts with ``prefix``, most photos first."""
+        folded = prefix.casefold()
+        upper = folded + "\U0010ffff"
+        rows = (
+            self.filter(owner_id=owner_id, percent__gte=minimum, images__gt=0)
+            .filter(Q(folded__gte=folded, folded__lt=upper) | Q(folded__contains=" " + folded))
+            .values("name")
+            .annotate(count=Sum("images"))
+            .order_by("-count", "name")[:limit]
+        )
+        return list(rows)
+
+
+class LabelTally(models.Model):
+    """How many of a person's photos show a label at each shown percent.
+
+    Kept in step by Image.reindex, so /labels/ and suggestions read a few
+    hundred rows instead of counting a million labels.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    name = models.CharField(max_length=128)
+    folded = models.CharField(max_length=128, editable=False)
+    percent = models.PositiveSmallIntegerField()
+    images = models.IntegerField(default=0)
+
+    objects = LabelTallyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name", "percent"], name="labeltally_unique")
+        ]
+        indexes = [
+            models.Index(fields=["owner", "folded"], name="labeltally_prefix"),
+            models.Index(fields=["owner", "percent"], name="labeltally_owner_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.percent}%: {self.images}"
 
 
 def detect_and_store(image: Image) -> list[Label]:

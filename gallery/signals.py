@@ -5,10 +5,10 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from .models import Image, touch_galleries
+from .models import Image, LabelTally, touch_galleries
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +34,8 @@ def remove_files_after_delete(sender: type[Image], instance: Image, **kwargs: An
 def refresh_owner_gallery(sender: type[Image], instance: Image, **kwargs: Any) -> None:
     # Labels change only through Image.replace_labels, which saves the image too.
     touch_galleries(instance.owner_id)
+
+
+@receiver(pre_delete, sender=Image)
+def untally_deleted_image(sender: type[Image], instance: Image, **kwargs: Any) -> None:
+    LabelTally.objects.shift(instance.owner_id, instance.tallied, {})

@@ -9,6 +9,7 @@ app_name = "gallery"
 urlpatterns = [
     path("", views.index, name="index"),
     path("labels/", views.labels, name="labels"),
+    path("search/suggest/", views.suggest, name="suggest"),
     path("upload/", views.upload, name="upload"),
     path("images/<uuid:image_id>/", views.detail, name="detail"),
     path("images/<uuid:image_id>/detect/", views.detect, name="detect"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -27,11 +28,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import AuthenticatedRequest
 
+from . import search
 from .detection import DetectionError
 from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
 from .media import check_storage, serve
-from .models import Image, Label, detect_and_store
+from .models import Image, LabelTally, detect_and_store
 from .ratelimit import allow_detect
+from .search import Query
 from .uploads import UploadRejected, store_upload
 
 PAGE_SIZE = 24
@@ -61,13 +64,12 @@ def wants_json(request: HttpRequest) -> bool:
 @require_GET
 def index(request: AuthenticatedRequest) -> HttpResponse:
     form = GalleryFilterForm(request.GET)
-    label, minimum = "", 0
-    if form.is_valid():
-        label, minimum = form.cleaned_data["label"], form.cleaned_data["min"] or 0
+    query = form.query()
+    minimum = request.user.label_confidence
     page_number = _page_number(request.GET.get("page"))
     # Rendered by our own templates from escaped values, so safe to embed.
-    grid = mark_safe(cached_grid(request, label, minimum, page_number))  # noqa: S308
-    context = {"grid": grid, "form": form, "label": label, "minimum": minimum}
+    grid = mark_safe(cached_grid(request, query, minimum, page_number))  # noqa: S308
+    context = {"grid": grid, "form": form, "query": query, "minimum": minimum}
     return render(request, "gallery/index.html", context)
 
 
@@ -75,22 +77,26 @@ def _page_number(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
-def cached_grid(request: AuthenticatedRequest, label: str, minimum: int, number: int) -> str:
+def cached_grid(request: AuthenticatedRequest, query: Query, minimum: int, number: int) -> str:
     """The rendered cards and pager, reused until the owner's library changes.
 
     The key holds the user's gallery_version, which every change bumps, and the
     user row is loaded anyway: a repeated page costs no query at all.
     """
     user = request.user
-    key = f"gallery:{user.pk}:{user.gallery_version}:{number}:{minimum}:{label}"
+    wanted = " ".join(clause.text() for clause in query.clauses)
+    asked = hashlib.blake2s(wanted.encode(), digest_size=12).hexdigest()  # any words, safe key
+    key = f"gallery:{user.pk}:{user.gallery_version}:{number}:{minimum}:{asked}"
     pages = caches["pages"]
     grid: str | None = pages.get(key)
     if grid is None:
-        images = Image.objects.owned_by(user)
-        if label:
-            images = images.with_label(label, minimum)
+        images = (
+            Image.objects.search(user, query, minimum) if query else Image.objects.owned_by(user)
+        )
         page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(number)
-        context = {"page": page, "label": label, "minimum": minimum}
+        for image in page.object_list:
+            image.cards = image.card_labels(minimum)
+        context = {"page": page, "query": query, "wanted": wanted, "minimum": minimum}
         grid = render_to_string("gallery/_grid.html", context, request)
         pages.set(key, grid)
     return grid
@@ -101,8 +107,18 @@ def cached_grid(request: AuthenticatedRequest, label: str, minimum: int, number:
 def labels(request: AuthenticatedRequest) -> HttpResponse:
     # Counted where the person's slider stands, so "Dog" is not listed for a 3% guess.
     minimum = request.user.label_confidence
-    counts = Label.objects.owned_by(request.user).counts(min_confidence=minimum)
+    counts = LabelTally.objects.counts(request.user.pk, minimum)
     return render(request, "gallery/labels.html", {"counts": counts, "minimum": minimum})
+
+
+@login_required
+@require_GET
+def suggest(request: AuthenticatedRequest) -> JsonResponse:
+    """Labels the person has that start with what they typed, most photos first."""
+    prefix = request.GET.get("q", "").strip()[: search.MAX_TERM]
+    rows = LabelTally.objects.suggestions(request.user.pk, prefix, request.user.label_confidence)
+    found = [{"name": row["name"], "count": row["count"]} for row in rows] if prefix else []
+    return JsonResponse({"suggestions": found})
 
 
 @login_required
