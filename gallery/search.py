@@ -226,17 +226,28 @@ def color_term(name: str) -> str:
 # -- building a photo's terms ----------------------------------------------
 
 
-def label_terms(name: str, parents: Iterable[str], aliases: Iterable[str]) -> set[str]:
-    """The terms one label is found by: its name, its words, aliases, synonyms, parents."""
-    terms = {phrase(name), *words(name)}
-    for alias in aliases:
-        terms |= {phrase(alias), *words(alias)}
+@cache
+def _synonyms_of() -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
     for word, labels in SYNONYMS.items():
-        if name in labels:
-            terms.add(word)
-    for parent in parents:
-        terms |= {phrase(parent), *words(parent)}
+        for label in labels:
+            found.setdefault(label, set()).add(word)
+    return {label: frozenset(words) for label, words in found.items()}
+
+
+@cache
+def name_terms(name: str) -> frozenset[str]:
+    """The terms a name is found by: the whole name, each of its words, its synonyms."""
+    terms = {phrase(name), *words(name), *_synonyms_of().get(name, ())}
     terms.discard("")
+    return frozenset(terms)
+
+
+def label_terms(name: str, parents: Iterable[str], aliases: Iterable[str]) -> set[str]:
+    """The terms one label is found by: its name's, its aliases' and its parents'."""
+    terms = set(name_terms(name))
+    for other in (*aliases, *parents):
+        terms |= name_terms(other)
     return terms
 
 
@@ -246,12 +257,12 @@ def photo_terms(
     properties: Mapping[str, Any],
     file_name: str,
 ) -> dict[str, float]:
-    """Term -> confidence for one photo (the highest way it is found).
+    """Term -> confidence for one photo: the highest of the ways it is found.
 
     ``labels`` are stored labels (name, confidence, parents, aliases,
-    instances); a parent found only through a child counts at the child's
-    confidence, while a parent stored as a label of its own (the usual case)
-    brings its own.
+    instances). A parent counts at its own confidence where it is stored as a
+    label (the engines store it, at least as sure as its children) and at a
+    child's where it is not.
     """
     found: dict[str, float] = {}
 
@@ -260,13 +271,8 @@ def photo_terms(
             found[term] = confidence
 
     for label in labels:
-        own = label_terms(label.name, (), label.aliases)
-        for term in own:
+        for term in label_terms(label.name, label.parents, label.aliases):
             add(term, label.confidence)
-        for parent in label.parents:
-            for term in {phrase(parent), *words(parent)} - own:
-                if term not in found:
-                    add(term, label.confidence)
         # "red car" finds a Sports Car whose box is red: each colour of a box
         # with each way the label is found.
         colors = {color_term(c) for instance in label.instances for c in instance.get("colors", ())}
