@@ -68,3 +68,24 @@ class GalleryFilterForm(forms.Form):
 
 class ConfidenceForm(forms.Form):
     confidence = forms.IntegerField(min_value=0, max_value=100)
+
+
+class LabelNameForm(forms.Form):
+    name = forms.CharField(
+        max_length=64,
+        strip=True,
+        error_messages={
+            "required": "Type the label's name.",
+            "max_length": "A label name has at most 64 characters.",
+        },
+    )
+
+    def clean_name(self) -> str:
+        """The name as the engines spell it when it is one of theirs ("dog" -> "Dog")."""
+        from .detection.taxonomy import Taxonomy
+
+        typed = " ".join(str(self.cleaned_data["name"]).split())
+        if not search.words(typed):
+            raise forms.ValidationError("A label name needs at least one letter or digit.")
+        known = {name.casefold(): name for name in Taxonomy.load().label_names}
+        return known.get(typed.casefold(), typed[:1].upper() + typed[1:])

@@ -153,6 +153,62 @@ class Image(models.Model):
     def stored_names(self) -> list[str]:
         return [name for name in (self.original.name, self.thumbnail.name) if name]
 
+    def corrected(self, rows: list[Label]) -> list[Label]:
+        """The engine's label rows with this person's corrections applied."""
+        corrections = dict(self.corrections.values_list("name", "action"))
+        muted = set(
+            MutedLabel.objects.filter(owner_id=self.owner_id).values_list("name", flat=True)
+        )
+        kept = [row for row in rows if corrections.get(row.name) != LabelCorrection.Action.ADDED]
+        for row in kept:
+            row.shown = row.name not in muted and row.name not in corrections
+        added = [
+            name for name, action in corrections.items() if action == LabelCorrection.Action.ADDED
+        ]
+        return kept + [person_label(self, name) for name in added]
+
+    def remove_label(self, name: str) -> bool:
+        """Hide a label from this photo for good (Detect again keeps it hidden)."""
+        with transaction.atomic():
+            changed = self.labels.filter(name=name, shown=True).update(shown=False)
+            if not changed:
+                return False
+            self.corrections.update_or_create(
+                name=name, defaults={"action": LabelCorrection.Action.REMOVED}
+            )
+            self.labels.filter(name=name, source=Label.Source.PERSON).delete()
+            self.reindex()
+        touch_galleries(self.owner_id)
+        return True
+
+    def add_label(self, name: str) -> Label:
+        """A label the person says is there: confidence 100, source "you"."""
+        with transaction.atomic():
+            self.corrections.update_or_create(
+                name=name, defaults={"action": LabelCorrection.Action.ADDED}
+            )
+            self.labels.filter(name=name).delete()
+            label = person_label(self, name)
+            label.save()
+            self.reindex()
+        touch_galleries(self.owner_id)
+        return label
+
+    def undo_correction(self, name: str) -> bool:
+        """Take back a removal or an addition; the engine's answer shows again."""
+        with transaction.atomic():
+            correction = self.corrections.filter(name=name).first()
+            if correction is None:
+                return False
+            correction.delete()
+            if correction.action == LabelCorrection.Action.ADDED:
+                self.labels.filter(name=name, source=Label.Source.PERSON).delete()
+            elif not MutedLabel.objects.filter(owner_id=self.owner_id, name=name).exists():
+                self.labels.filter(name=name).update(shown=True)
+            self.reindex()
+        touch_galleries(self.owner_id)
+        return True
+
     def set_hidden(self, hidden: bool, reason: str = "") -> None:
         """Hide the photo from its owner's library (a moderator's call), or show it again."""
         self.hidden, self.hidden_reason = hidden, reason if hidden else ""
@@ -166,7 +222,7 @@ class Image(models.Model):
         Called wherever what a photo is found by changes: new labels, text or
         visibility. A hidden photo is found by nothing and counted nowhere.
         """
-        labels = [] if self.hidden else list(self.labels.all())
+        labels = [] if self.hidden else list(self.labels.shown())
         terms = (
             {}
             if self.hidden
@@ -184,7 +240,11 @@ class Image(models.Model):
             Image.objects.filter(pk=self.pk).update(tallied=tallied)
 
     def replace_labels(self, detection: Detection) -> list[Label]:
-        """Store a detection, replacing any earlier one, in one transaction."""
+        """Store a detection, replacing any earlier one, in one transaction.
+
+        The person's corrections outlive it: labels they removed or muted stay
+        hidden, labels they added stay.
+        """
         rows = [
             Label(
                 image=self,
@@ -198,6 +258,7 @@ class Image(models.Model):
             for label in unique_by_name(detection.sorted_labels())
         ]
         with transaction.atomic():
+            rows = self.corrected(rows)
             self.labels.all().delete()
             Label.objects.bulk_create(rows)
             self.engine = detection.engine
@@ -218,6 +279,24 @@ class Image(models.Model):
             )
             self.reindex()
         return rows
+
+
+def person_label(image: Image, name: str) -> Label:
+    """A label added by the person: sure, with the taxonomy's parents where it knows the name."""
+    return Label(
+        image=image,
+        name=name,
+        confidence=100.0,
+        parents=list(known_parents(name)),
+        source=Label.Source.PERSON,
+    )
+
+
+def known_parents(name: str) -> tuple[str, ...]:
+    from .detection.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.load()
+    return taxonomy.parents(name) if name in taxonomy.label_names else ()
 
 
 def unique_by_name(labels: list[DetectedLabel]) -> list[DetectedLabel]:
@@ -264,6 +343,10 @@ class LabelQuerySet(models.QuerySet["Label"]):
     def owned_by(self, user: User) -> LabelQuerySet:
         return self.filter(image__owner=user, image__hidden=False)
 
+    def shown(self) -> LabelQuerySet:
+        """What the person sees: without the labels they removed or muted."""
+        return self.filter(shown=True)
+
     def counts(self, min_confidence: float = 0) -> QuerySet[Label, dict[str, Any]]:
         """Label names with how many images carry each, most common first."""
         return (
@@ -285,6 +368,15 @@ class Label(models.Model):
     aliases = models.JSONField(default=list, blank=True)
     categories = models.JSONField(default=list, blank=True)
     instances = models.JSONField(default=list, blank=True)
+
+    class Source(models.TextChoices):
+        ENGINE = "engine", "the engine"
+        PERSON = "you", "you"
+
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.ENGINE)
+    # False when the person removed it from this photo or muted its name:
+    # corrections win over the engine everywhere.
+    shown = models.BooleanField(default=True)
 
     objects = LabelQuerySet.as_manager()
 
@@ -310,6 +402,88 @@ class Label(models.Model):
         """The instances as CSS percentages of the displayed image."""
         sides = ("left", "top", "width", "height")
         return [{side: float(box[side]) * 100 for side in sides} for box in self.instances]
+
+
+class LabelCorrection(models.Model):
+    """A person's word on one label of one photo; it outlives Detect again."""
+
+    class Action(models.TextChoices):
+        REMOVED = "removed", "Removed"
+        ADDED = "added", "Added"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="corrections")
+    name = models.CharField(max_length=128)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    made_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "name"], name="correction_unique_per_image")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.name}"
+
+
+# Rekognition's LabelExclusionFilters takes at most 100 names.
+MAX_MUTED = 100
+
+
+class MutedLabelQuerySet(models.QuerySet["MutedLabel"]):
+    def names(self, owner_id: int) -> list[str]:
+        return list(self.filter(owner_id=owner_id).order_by("name").values_list("name", flat=True))
+
+
+class MutedLabel(models.Model):
+    """ "Never show me X": one person's label name, hidden on every photo of theirs."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="muted_labels"
+    )
+    name = models.CharField(max_length=128)
+    muted_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MutedLabelQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="muted_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def mute_label(owner: User, name: str) -> bool:
+    """Hide ``name`` (the label itself, not its children) on all the person's photos.
+
+    False when the person already mutes MAX_MUTED names.
+    """
+    with transaction.atomic():
+        if MutedLabel.objects.filter(owner=owner).count() >= MAX_MUTED:
+            return False
+        _, created = MutedLabel.objects.get_or_create(owner=owner, name=name)
+        if created:
+            labels = Label.objects.filter(image__owner=owner, name=name)
+            labels.update(shown=False)
+            reindex_images_with(labels)
+    touch_galleries(owner.pk)
+    return True
+
+
+def unmute_label(owner: User, name: str) -> None:
+    """Show ``name`` again wherever the engine found it and the person did not remove it."""
+    with transaction.atomic():
+        if not MutedLabel.objects.filter(owner=owner, name=name).delete()[0]:
+            return
+        removed = LabelCorrection.objects.filter(image__owner=owner, name=name).values("image_id")
+        labels = Label.objects.filter(image__owner=owner, name=name)
+        labels.exclude(image_id__in=removed).update(shown=True)
+        reindex_images_with(labels)
+    touch_galleries(owner.pk)
+
+
+def reindex_images_with(labels: LabelQuerySet) -> None:
+    for image in Image.objects.filter(pk__in=labels.values("image_id")).iterator(chunk_size=500):
+        image.reindex()
 
 
 class SearchTerm(models.Model):

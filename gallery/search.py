@@ -380,3 +380,12 @@ def at_least(percent: int) -> float:
     50% is never hidden at 50: compare with 49.5.
     """
     return percent - 0.5
+
+
+def known_names(prefix: str, exclude: set[str], limit: int = 8) -> list[dict[str, Any]]:
+    """Label names the engines use that start with ``prefix``, for adding a label by hand."""
+    from .detection.taxonomy import Taxonomy
+
+    folded = prefix.casefold()
+    names = [n for n in Taxonomy.load().label_names if n.casefold().startswith(folded)]
+    return [{"name": n, "count": 0} for n in names if n not in exclude][:limit]

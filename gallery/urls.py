@@ -14,6 +14,17 @@ urlpatterns = [
     path("images/<uuid:image_id>/", views.detail, name="detail"),
     path("images/<uuid:image_id>/detect/", views.detect, name="detect"),
     path("images/<uuid:image_id>/delete/", views.delete, name="delete"),
+    *(
+        path(
+            f"images/<uuid:image_id>/labels/{action}/",
+            views.correct_label,
+            {"action": action},
+            name=f"{action}_label",
+        )
+        for action in ("remove", "add", "undo")
+    ),
+    path("labels/mute/", views.mute, {"action": "mute"}, name="mute"),
+    path("labels/unmute/", views.mute, {"action": "unmute"}, name="unmute"),
     path("images/<uuid:image_id>/original", views.media, {"variant": "original"}, name="original"),
     path(
         "images/<uuid:image_id>/thumbnail", views.media, {"variant": "thumbnail"}, name="thumbnail"

@@ -10,6 +10,7 @@ from django.core.cache import caches
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import connection
+from django.forms import Form
 from django.http import (
     Http404,
     HttpRequest,
@@ -22,6 +23,7 @@ from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -30,9 +32,17 @@ from accounts.models import AuthenticatedRequest
 
 from . import search
 from .detection import DetectionError
-from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
+from .forms import ConfidenceForm, GalleryFilterForm, LabelNameForm, UploadForm
 from .media import check_storage, serve
-from .models import Image, LabelTally, detect_and_store
+from .models import (
+    MAX_MUTED,
+    Image,
+    LabelTally,
+    MutedLabel,
+    detect_and_store,
+    mute_label,
+    unmute_label,
+)
 from .ratelimit import allow_detect
 from .search import Query
 from .uploads import UploadRejected, store_upload
@@ -54,6 +64,10 @@ def image_for(request: AuthenticatedRequest, image_id: uuid.UUID, *, manage: boo
     if request.user.is_staff and not manage:
         return image
     raise Http404("No such image.")
+
+
+def first_error(form: Form) -> str:
+    return str(next(iter(form.errors.values()))[0])
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -108,7 +122,9 @@ def labels(request: AuthenticatedRequest) -> HttpResponse:
     # Counted where the person's slider stands, so "Dog" is not listed for a 3% guess.
     minimum = request.user.label_confidence
     counts = LabelTally.objects.counts(request.user.pk, minimum)
-    return render(request, "gallery/labels.html", {"counts": counts, "minimum": minimum})
+    muted = MutedLabel.objects.names(request.user.pk)
+    context = {"counts": counts, "minimum": minimum, "muted": muted}
+    return render(request, "gallery/labels.html", context)
 
 
 @login_required
@@ -116,8 +132,12 @@ def labels(request: AuthenticatedRequest) -> HttpResponse:
 def suggest(request: AuthenticatedRequest) -> JsonResponse:
     """Labels the person has that start with what they typed, most photos first."""
     prefix = request.GET.get("q", "").strip()[: search.MAX_TERM]
+    if not prefix:
+        return JsonResponse({"suggestions": []})
     rows = LabelTally.objects.suggestions(request.user.pk, prefix, request.user.label_confidence)
-    found = [{"name": row["name"], "count": row["count"]} for row in rows] if prefix else []
+    found = [{"name": row["name"], "count": row["count"]} for row in rows]
+    if request.GET.get("all"):  # adding a label: every name the engines know, too
+        found += search.known_names(prefix, exclude={row["name"] for row in found})
     return JsonResponse({"suggestions": found})
 
 
@@ -158,9 +178,14 @@ def _store_one(request: AuthenticatedRequest, upload_file: UploadedFile) -> bool
 @require_GET
 def detail(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
     image = image_for(request, image_id)
-    labels = list(image.labels.all()) if not image.hidden else []
-    confidence = request.user.label_confidence
-    context = {"image": image, "labels": labels, "confidence": confidence}
+    labels = list(image.labels.shown()) if not image.hidden else []
+    context = {
+        "image": image,
+        "labels": labels,
+        "confidence": request.user.label_confidence,
+        "removed": image.corrections.filter(action="removed").values_list("name", flat=True),
+        "muted": MutedLabel.objects.names(image.owner_id),
+    }
     return render(request, "gallery/detail.html", context)
 
 
@@ -183,6 +208,45 @@ def detect(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
         else:
             messages.success(request, f"Found {len(found)} label{pluralize(len(found))}.")
     return redirect("gallery:detail", image_id=image.pk)
+
+
+@login_required
+@require_POST
+def correct_label(request: AuthenticatedRequest, image_id: uuid.UUID, action: str) -> HttpResponse:
+    """Remove a label from a photo, add one, or undo either; all outlive Detect again."""
+    image = image_for(request, image_id, manage=True)
+    form = LabelNameForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+        return redirect(image)
+    name = form.cleaned_data["name"]
+    if action == "remove" and image.remove_label(name):
+        messages.success(request, f"Removed “{name}” from this photo.")
+    elif action == "add":
+        image.add_label(name)
+        messages.success(request, f"Added “{name}”.")
+    elif action == "undo" and image.undo_correction(name):
+        messages.success(request, f"“{name}” is back as the engine found it.")
+    return redirect(image)
+
+
+@login_required
+@require_POST
+def mute(request: AuthenticatedRequest, action: str) -> HttpResponse:
+    """ "Never show me X" on every photo, or show it again."""
+    form = LabelNameForm(request.POST)
+    back = url_has_allowed_host_and_scheme(request.POST.get("next"), {request.get_host()})
+    target = request.POST["next"] if back else reverse("gallery:labels")
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+    elif action == "unmute":
+        unmute_label(request.user, form.cleaned_data["name"])
+        messages.success(request, f"“{form.cleaned_data['name']}” shows again.")
+    elif mute_label(request.user, form.cleaned_data["name"]):
+        messages.success(request, f"“{form.cleaned_data['name']}” will not be shown again.")
+    else:
+        messages.error(request, f"You can hide at most {MAX_MUTED} labels; show one again first.")
+    return redirect(target)
 
 
 @login_required

@@ -37,3 +37,23 @@ for (const form of document.querySelectorAll("form[data-busy]")) {
     button.textContent = form.dataset.busy;
   });
 }
+
+// Adding a label: names the person has and names the engines know, as they type.
+const addInput = document.getElementById("add-label-name");
+const addOptions = document.getElementById("add-label-options");
+if (addInput && addOptions) {
+  let pending = 0;
+  addInput.addEventListener("input", () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const typed = addInput.value.trim();
+      if (!typed) return;
+      const response = await fetch(`${addInput.dataset.suggest}&q=${encodeURIComponent(typed)}`);
+      if (!response.ok) return;
+      const { suggestions } = await response.json();
+      addOptions.replaceChildren(
+        ...suggestions.map((item) => Object.assign(document.createElement("option"), { value: item.name })),
+      );
+    }, 120);
+  });
+}
