@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -89,3 +90,50 @@ class LabelNameForm(forms.Form):
             raise forms.ValidationError("A label name needs at least one letter or digit.")
         known = {name.casefold(): name for name in Taxonomy.load().label_names}
         return known.get(typed.casefold(), typed[:1].upper() + typed[1:])
+
+
+# A page shows 24 photos; a bulk action never takes more than a few pages' worth.
+MAX_BULK = 100
+
+
+class PhotoSelectionField(forms.Field):
+    """The ids of the selected photos (checkboxes named ``ids``)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[uuid.UUID]:
+        values = [v for v in (value or []) if v]
+        if not values:
+            raise forms.ValidationError("Select at least one photo first.")
+        if len(values) > MAX_BULK:
+            raise forms.ValidationError(f"Select at most {MAX_BULK} photos at a time.")
+        try:
+            return [uuid.UUID(str(v)) for v in values]
+        except ValueError:
+            raise forms.ValidationError("That selection is not valid; reload the page.") from None
+
+
+class BulkForm(forms.Form):
+    """An action on several of the person's photos at once."""
+
+    ids = PhotoSelectionField()
+    action = forms.ChoiceField(
+        choices=[
+            ("delete", "Delete"),
+            ("detect", "Detect again"),
+            ("add", "Add a label"),
+            ("remove", "Remove a label"),
+        ],
+        error_messages={"invalid_choice": "Choose what to do with the selected photos."},
+    )
+    name = forms.CharField(max_length=64, required=False, strip=True)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") in ("add", "remove"):
+            names = LabelNameForm({"name": data.get("name", "")})
+            if not names.is_valid():
+                self.add_error("name", names.errors["name"])
+            else:
+                data["name"] = names.cleaned_data["name"]
+        return data

@@ -127,6 +127,8 @@ class Image(models.Model):
         indexes = [
             models.Index(fields=["owner", "-uploaded_at"], name="image_owner_newest"),
             models.Index(fields=["moderation_status"], name="image_moderation_status"),
+            # "Detect all photos without labels" counts and walks these.
+            models.Index(fields=["owner", "detected_at"], name="image_owner_detected"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["owner", "sha256"], name="image_unique_per_owner")

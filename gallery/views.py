@@ -32,7 +32,7 @@ from accounts.models import AuthenticatedRequest
 
 from . import search
 from .detection import DetectionError
-from .forms import ConfidenceForm, GalleryFilterForm, LabelNameForm, UploadForm
+from .forms import BulkForm, ConfidenceForm, GalleryFilterForm, LabelNameForm, UploadForm
 from .media import check_storage, serve
 from .models import (
     MAX_MUTED,
@@ -110,7 +110,14 @@ def cached_grid(request: AuthenticatedRequest, query: Query, minimum: int, numbe
         page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(number)
         for image in page.object_list:
             image.cards = image.card_labels(minimum)
-        context = {"page": page, "query": query, "wanted": wanted, "minimum": minimum}
+        unlabelled = Image.objects.owned_by(user).visible().filter(detected_at__isnull=True)
+        context = {
+            "page": page,
+            "query": query,
+            "wanted": wanted,
+            "minimum": minimum,
+            "unlabelled": unlabelled.count(),
+        }
         grid = render_to_string("gallery/_grid.html", context, request)
         pages.set(key, grid)
     return grid
@@ -247,6 +254,89 @@ def mute(request: AuthenticatedRequest, action: str) -> HttpResponse:
     else:
         messages.error(request, f"You can hide at most {MAX_MUTED} labels; show one again first.")
     return redirect(target)
+
+
+@login_required
+@require_POST
+def bulk(request: AuthenticatedRequest) -> HttpResponse:
+    """Delete, detect again, add or remove a label on the selected photos."""
+    form = BulkForm(request.POST)
+    back = request.POST.get("next", "")
+    target = back if url_has_allowed_host_and_scheme(back, {request.get_host()}) else "/"
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+        return redirect(target)
+    # Another person's ids select nothing: no hint that they exist.
+    images = list(Image.objects.owned_by(request.user).filter(pk__in=form.cleaned_data["ids"]))
+    action, name = form.cleaned_data["action"], form.cleaned_data.get("name", "")
+    if action == "delete":
+        for image in images:
+            image.delete()
+        messages.success(request, f"Deleted {len(images)} photo{pluralize(len(images))}.")
+    elif action == "detect":
+        _detect_each(request, images)
+    else:
+        changed = [image for image in images if _correct(image, action, name)]
+        verb = "Added" if action == "add" else "Removed"
+        messages.success(
+            request, f"{verb} “{name}” on {len(changed)} photo{pluralize(len(changed))}."
+        )
+    return redirect(target)
+
+
+def _correct(image: Image, action: str, name: str) -> bool:
+    if action == "add":
+        image.add_label(name)
+        return True
+    return image.remove_label(name)
+
+
+def _detect_each(request: AuthenticatedRequest, images: list[Image]) -> None:
+    done, failed = 0, []
+    for image in images:
+        if image.hidden:
+            continue
+        if not allow_detect(request.user.pk):
+            messages.warning(request, "You have reached the Detect limit for this minute.")
+            break
+        try:
+            detect_and_store(image)
+        except DetectionError:
+            failed.append(image.original_name)
+        else:
+            done += 1
+    messages.success(request, f"Found labels again in {done} photo{pluralize(done)}.")
+    if failed:
+        messages.error(request, f"Labels could not be found in {', '.join(failed)}.")
+
+
+# Photos labelled per request of "Detect all photos without labels": a few
+# seconds of work, so the browser can show progress and stop between batches.
+DETECT_BATCH = 3
+
+
+@login_required
+@require_POST
+def detect_missing(request: AuthenticatedRequest) -> JsonResponse:
+    """Label the next few photos that have none; the browser calls it until none remain."""
+    after = request.POST.get("after", "")
+    waiting = Image.objects.owned_by(request.user).visible().filter(detected_at__isnull=True)
+    if after:
+        waiting = waiting.filter(pk__gt=after)
+    done = failed = 0
+    last = after
+    for image in waiting.order_by("pk")[:DETECT_BATCH]:
+        if not allow_detect(request.user.pk):
+            message = "You have reached the Detect limit for this minute; try again shortly."
+            return JsonResponse({"error": message}, status=429)
+        try:
+            detect_and_store(image)
+            done += 1
+        except DetectionError:
+            failed += 1  # skipped by the cursor; a later run tries it again
+        last = str(image.pk)
+    remaining = waiting.filter(pk__gt=last).count() if last else waiting.count()
+    return JsonResponse({"done": done, "failed": failed, "after": last, "remaining": remaining})
 
 
 @login_required
