@@ -54,6 +54,16 @@ class ImageQuerySet(models.QuerySet["Image"]):
             images = images.exclude(pk__in=found) if clause.exclude else images.filter(pk__in=found)
         return images
 
+    def neighbours(self, image: Image) -> tuple[Image | None, Image | None]:
+        """The photos just newer and just older than ``image`` in gallery order."""
+        at, pk = image.uploaded_at, image.pk
+        newer = self.filter(Q(uploaded_at__gt=at) | Q(uploaded_at=at, pk__gt=pk))
+        older = self.filter(Q(uploaded_at__lt=at) | Q(uploaded_at=at, pk__lt=pk))
+        return (
+            newer.order_by("uploaded_at", "pk").only("pk").first(),
+            older.order_by("-uploaded_at", "-pk").only("pk").first(),
+        )
+
     def for_gallery(self) -> ImageQuerySet:
         """Newest first, with each image's top labels in one extra query."""
         labels = Label.objects.order_by("-confidence", "name").only(

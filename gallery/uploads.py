@@ -50,7 +50,7 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
             default_storage.save(f"{folder}/thumbnail.jpg", ContentFile(processed.thumbnail))
         )
         with transaction.atomic():
-            return Image.objects.create(
+            image = Image.objects.create(
                 owner=owner,
                 original=written[0],
                 thumbnail=written[1],
@@ -61,6 +61,8 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
                 height=processed.height,
                 sha256=processed.sha256,
             )
+            image.reindex()  # found by its file name before any label
+            return image
     except IntegrityError:
         delete_stored_files(written)
         raise UploadRejected("it is already in your library.") from None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +18,7 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     JsonResponse,
+    QueryDict,
 )
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -117,6 +119,7 @@ def cached_grid(request: AuthenticatedRequest, query: Query, minimum: int, numbe
             "wanted": wanted,
             "minimum": minimum,
             "unlabelled": unlabelled.count(),
+            "back": request.get_full_path(),
         }
         grid = render_to_string("gallery/_grid.html", context, request)
         pages.set(key, grid)
@@ -186,7 +189,9 @@ def _store_one(request: AuthenticatedRequest, upload_file: UploadedFile) -> bool
 def detail(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
     image = image_for(request, image_id)
     labels = list(image.labels.shown()) if not image.hidden else []
+    back = gallery_back_link(request.GET.get("back", ""))
     context = {
+        **viewer_links(request, image, back),
         "image": image,
         "labels": labels,
         "confidence": request.user.label_confidence,
@@ -194,6 +199,31 @@ def detail(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
         "muted": MutedLabel.objects.names(image.owner_id),
     }
     return render(request, "gallery/detail.html", context)
+
+
+def gallery_back_link(raw: str) -> str:
+    """The gallery page the person came from, if ``raw`` is one (never another site)."""
+    return raw if raw == "/" or raw.startswith("/?") else "/"
+
+
+def viewer_links(request: AuthenticatedRequest, image: Image, back: str) -> dict[str, str]:
+    """Links to the newer and older photo in the gallery the person came from."""
+    if image.owner_id != request.user.pk:
+        return {"back": back}
+    form = GalleryFilterForm(QueryDict(back[2:]))
+    query = form.query()
+    photos = (
+        Image.objects.search(request.user, query, request.user.label_confidence)
+        if query
+        else Image.objects.owned_by(request.user)
+    )
+    newer, older = photos.neighbours(image)
+    suffix = f"?back={quote(back)}"
+    return {
+        "back": back,
+        "newer": f"{newer.get_absolute_url()}{suffix}" if newer else "",
+        "older": f"{older.get_absolute_url()}{suffix}" if older else "",
+    }
 
 
 @login_required

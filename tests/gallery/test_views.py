@@ -186,7 +186,7 @@ def test_detail_shows_labels_boxes_and_the_users_slider_value(
     assert 'value="60"' in content
     # One rounding rule: shown and compared as whole percents, half up.
     assert 'class="box" data-confidence="97"' in content
-    assert "left:10.000%;top:20.000%;width:50.000%;height:60.000%" in content
+    assert 'data-box="10.000 20.000 50.000 60.000"' in content
     assert "Pet › Mammal › Animal" in content
     # Below the slider's value: rendered but hidden until the slider moves.
     assert '<li data-confidence="42" hidden>' in content
@@ -387,3 +387,29 @@ def test_cached_pages_are_per_user(
     make_image(name="mine.jpg")
     owner_client.get("/")
     assert b"mine.jpg" not in other_client.get("/").content
+
+
+def test_the_viewer_links_the_newer_and_older_photo_of_the_gallery_it_came_from(
+    owner_client: Client, make_image: Any
+) -> None:
+    first, second, third = (make_image(name=f"{n}.jpg") for n in ("first", "second", "third"))
+    page = owner_client.get(url("detail", second)).context
+    assert page["newer"].startswith(url("detail", third))
+    assert page["older"].startswith(url("detail", first))
+    assert page["back"] == "/"
+
+
+def test_the_viewer_stays_within_the_search_it_came_from(
+    owner_client: Client, make_image: Any
+) -> None:
+    first, _dog, third = (make_image(name=f"{n}.jpg") for n in ("cat-a", "dog", "cat-b"))
+    page = owner_client.get(url("detail", first), {"back": "/?q=cat"}).context
+    assert page["newer"].startswith(url("detail", third)), "the dog photo is skipped"
+    assert page["older"] == ""
+    assert page["back"] == "/?q=cat"
+
+
+def test_the_viewer_never_links_back_to_another_site(owner_client: Client, make_image: Any) -> None:
+    image = make_image()
+    for evil in ("https://evil.test/", "//evil.test/", "javascript:alert(1)"):
+        assert owner_client.get(url("detail", image), {"back": evil}).context["back"] == "/"
