@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 CARD_LABELS = 3
 CARD_CANDIDATES = 8
 CARD_MIN_CONFIDENCE = 50
+ENGINE_NAMES = {"local": "the on-box engine", "rekognition": "Amazon Rekognition"}
 # A broad label (Animal, Pet) gives way to a narrower one (Cat) found nearly as surely.
 NARROWER_WINS_AT = 0.9
 
@@ -157,6 +158,11 @@ class Image(models.Model):
         if ranked is None:
             ranked = list(self.labels.order_by("-confidence", "name")[:CARD_CANDIDATES])
         return narrowest_labels(ranked, minimum)
+
+    @property
+    def engine_name(self) -> str:
+        """Who found the labels, in words for the person."""
+        return ENGINE_NAMES.get(self.engine, "the label engine")
 
     @property
     def thumbnail_src(self) -> str:

@@ -74,7 +74,7 @@ async function suggest() {
   }
 }
 
-if (box && list) {
+if (box && list) {  // signed in: the search box is on every page
   box.addEventListener("input", () => {
     clearTimeout(timer);
     asked = "";
@@ -96,4 +96,14 @@ if (box && list) {
     }
   });
   box.addEventListener("blur", close);
+}
+
+// On a phone the header's links fold into a menu.
+const toggle = document.getElementById("menu-toggle");
+const nav = document.getElementById("site-nav");
+if (toggle && nav) {
+  toggle.addEventListener("click", () => {
+    const open = nav.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
 }
