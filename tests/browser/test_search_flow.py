@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 
 from gallery.detection import BoundingBox, Detection, Instance, Label
@@ -31,7 +32,7 @@ PHONE = {"width": 390, "height": 844}
 def library(live_server: Any) -> list[Image]:
     """Real photos, with the labels a person would agree with."""
     user = get_user_model().objects.create_user(email="ada@example.com", password=PASSWORD)
-    user.emailaddress_set.create(email=user.email, verified=True, primary=True)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     stored = []
     for name, labels in FOUND.items():
         image = store_upload(user, upload_file(name, (PHOTOS / name).read_bytes()))
