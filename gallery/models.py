@@ -196,7 +196,6 @@ class Image(models.Model):
             )
             self.labels.filter(name=name, source=Label.Source.PERSON).delete()
             self.reindex()
-        touch_galleries(self.owner_id)
         return True
 
     def add_label(self, name: str) -> Label:
@@ -209,7 +208,6 @@ class Image(models.Model):
             label = person_label(self, name)
             label.save()
             self.reindex()
-        touch_galleries(self.owner_id)
         return label
 
     def undo_correction(self, name: str) -> bool:
@@ -224,7 +222,6 @@ class Image(models.Model):
             elif not MutedLabel.objects.filter(owner_id=self.owner_id, name=name).exists():
                 self.labels.filter(name=name).update(shown=True)
             self.reindex()
-        touch_galleries(self.owner_id)
         return True
 
     def set_hidden(self, hidden: bool, reason: str = "") -> None:
@@ -235,10 +232,12 @@ class Image(models.Model):
             self.reindex()
 
     def reindex(self) -> None:
-        """Bring this photo's search terms and its share of the label tallies up to date.
+        """Bring this photo's search terms, its share of the label tallies and its
+        owner's cached gallery pages up to date.
 
-        Called wherever what a photo is found by changes: new labels, text or
-        visibility. A hidden photo is found by nothing and counted nowhere.
+        Called wherever what a photo shows or is found by changes: upload, new
+        labels, corrections, visibility. A hidden photo is found by nothing and
+        counted nowhere.
         """
         labels = [] if self.hidden else list(self.labels.shown())
         terms = (
@@ -256,6 +255,7 @@ class Image(models.Model):
             LabelTally.objects.shift(self.owner_id, self.tallied, tallied)
             self.tallied = tallied
             Image.objects.filter(pk=self.pk).update(tallied=tallied)
+            touch_galleries(self.owner_id)
 
     def replace_labels(self, detection: Detection) -> list[Label]:
         """Store a detection, replacing any earlier one, in one transaction.
