@@ -44,6 +44,7 @@ from .models import (
     detect_and_store,
     mute_label,
     unmute_label,
+    with_cards,
 )
 from .ratelimit import allow_detect
 from .search import Query
@@ -110,8 +111,7 @@ def cached_grid(request: AuthenticatedRequest, query: Query, minimum: int, numbe
             Image.objects.search(user, query, minimum) if query else Image.objects.owned_by(user)
         )
         page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(number)
-        for image in page.object_list:
-            image.cards = image.card_labels(minimum)
+        with_cards(page.object_list, minimum)
         unlabelled = Image.objects.owned_by(user).visible().filter(detected_at__isnull=True)
         context = {
             "page": page,

@@ -179,3 +179,9 @@ def test_corrections_are_posted_never_fetched(owner_client: Client, photo: Image
 def test_a_mute_redirect_stays_on_this_site(owner_client: Client) -> None:
     response = owner_client.post("/labels/mute/", {"name": "Cat", "next": "https://evil.test/"})
     assert response["Location"] == "/labels/"
+
+
+def test_a_removed_label_is_not_on_the_gallery_card(owner_client: Client, photo: Image) -> None:
+    assert b'href="?label=Cat"' in owner_client.get("/").content
+    correct(owner_client, photo, "remove", "Cat")
+    assert b'href="?label=Cat"' not in owner_client.get("/").content
