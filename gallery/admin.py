@@ -9,18 +9,45 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .detection import DetectionError
-from .models import Image, Label, detect_and_store
+from .models import Image, Label, LabelCorrection, MutedLabel, detect_and_store
 
 
 class LabelInline(admin.TabularInline):
     model = Label
-    fields = ("name", "confidence", "parents")
+    fields = ("name", "confidence", "parents", "source", "shown")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ("-confidence",)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class CorrectionInline(admin.TabularInline):
+    """What the owner said of the engine's labels: moderators see it, never change it."""
+
+    model = LabelCorrection
+    fields = ("name", "action", "made_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Corrections by the owner"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(MutedLabel)
+class MutedLabelAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "muted_at")
+    search_fields = ("name", "owner__email")
+    list_select_related = ("owner",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -61,7 +88,7 @@ class ImageAdmin(admin.ModelAdmin):
         "detected_at",
     )
     fields = ("large_preview", "hidden", "hidden_reason", *readonly_fields[1:])
-    inlines = (LabelInline,)
+    inlines = (LabelInline, CorrectionInline)
     # Django's own "delete selected" stays: deleting fires post_delete, which removes files.
     actions = ("hide", "unhide", "redetect")
     date_hierarchy = "uploaded_at"
