@@ -14,6 +14,7 @@ def _site_links() -> dict[str, str]:
         "gallery": reverse("gallery:index"),
         "labels": reverse("gallery:labels"),
         "suggest": reverse("gallery:suggest"),
+        "tokens": reverse("accounts:tokens"),
         "search_js": static("js/search.js"),
         "upload": reverse("gallery:upload"),
         "admin": reverse("admin:index"),

@@ -33,4 +33,5 @@ urlpatterns = [
     ),
     path("images/<uuid:image_id>/display", views.media, {"variant": "display"}, name="display"),
     path("preferences/confidence/", views.save_confidence, name="save_confidence"),
+    path("media/<str:token>/", views.signed_media, name="signed_media"),
 ]

@@ -36,6 +36,7 @@ from . import search
 from .detection import DetectionError
 from .forms import BulkForm, ConfidenceForm, GalleryFilterForm, LabelNameForm, UploadForm
 from .media import check_storage, serve
+from .media import image_for_signed as media_for_signed
 from .models import (
     MAX_MUTED,
     Image,
@@ -387,6 +388,16 @@ def media(request: AuthenticatedRequest, image_id: uuid.UUID, variant: str) -> H
     if image.hidden and not request.user.is_staff:
         return redirect(static("img/removed.svg"))
     return serve(image, variant, download=request.GET.get("download") == "1")
+
+
+@require_GET
+def signed_media(request: HttpRequest, token: str) -> HttpResponseBase:
+    """A photo by a time-limited signed link (the API's URLs); no session needed."""
+    found = media_for_signed(token)
+    image = Image.objects.filter(pk=found[0], hidden=False).first() if found else None
+    if image is None or found is None or found[1] not in ("original", "thumbnail"):
+        raise Http404("This link is not valid or has expired.")
+    return serve(image, found[1])
 
 
 @login_required
