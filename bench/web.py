@@ -72,7 +72,7 @@ PHOTO_SIZE = (4000, 3000)
 CLIENTS = 16
 LOAD_ROUNDS = 5
 SMALL_LIBRARY = 100
-CHILD_TIMEOUT_S = 600
+CHILD_TIMEOUT_S = 3600  # seeding 100,000 photos and their index takes minutes
 
 # The head of the vocabulary is what a photo library really shows most; "Cat" is
 # ninth, so Zipf draws put it on about one photo in five, and Cat >= 80 on one in 25.
