@@ -1037,7 +1037,7 @@ FIXED_PARENTS: dict[str, tuple[str, ...]] = {
     "Beach": ("Coast",),
     "Lake": ("Shoreline",),
     "Headland": ("Coast",),
-    "Sandbar": ("Beach",),
+    "Sandbar": ("Shoreline",),
     "Street Sign": ("Road Sign",),
     # ImageNet's "toilet seat" photos are whole toilets.
     "Toilet Seat": ("Toilet",),

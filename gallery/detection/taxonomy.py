@@ -10,13 +10,16 @@ make "Cat" 90 percent sure although no single class is.
 
 Two rules keep that sum honest (issue 8):
 
-* A parent keeps the mass scattered beyond its strongest answer in full only
-  when that answer carries real weight. An "answer" is an own label with the
-  classes sharing it (the coat-pattern classes together are one "Cat"
-  answer, each dog breed one answer). A leaf close-up that the classifier
-  spreads over many insect, frog and snake classes at a few percent each is
-  not "Animal" at 80 percent; a palace that it splits between palace, bell
-  tower and monastery is a "Building" all the same.
+* Tiny answers do not add up to a sure parent. An "answer" is an own label
+  with the classes sharing it (the coat-pattern classes together are one
+  "Cat" answer, each dog breed one answer). Towards its parents an answer
+  under ``TINY_HIGH`` percent counts only in part, and one under
+  ``TINY_LOW`` only at ``TINY_SHARE``; its own label keeps its full mass. A
+  leaf close-up that the classifier spreads over a ladybird at 31 percent and
+  two dozen insect, frog and snake classes at 1-6 percent each is a 45, not
+  an 84 percent "Animal", while a palace split between palace (28), bell
+  tower (18) and a tail of other buildings is still a 51 percent "Building",
+  and a dog split over several breeds still a "Dog".
 * Species and breeds few people know ("Coucal", "Tench") carry a ``sure``
   threshold: below it they are left out and the photo shows their parent.
 
@@ -43,15 +46,14 @@ from .types import Label
 DATA_FILE = Path(__file__).with_name("taxonomy.json")
 SUPPORTED_FORMAT = 2
 
-# How much of a parent's mass beyond its strongest answer it keeps: half
-# when no answer below it reaches WEAK percent, all of it from REAL percent
-# on, linearly between. Worked through: "Animal" made of 80 percent scattered
-# over answers of at most 8 percent is 44 (hidden by the page's 50 percent
-# slider); a dog split over breeds of 20, 15, 10... adding up to 83 is a 67
-# percent "Dog"; a palace at 28 with bell tower and monastery (64 in all) is
-# a 62 percent "Building". A parent never exceeds its summed mass.
-SCATTER_KEPT = 0.5
-WEAK, REAL = 10.0, 30.0
+# Percent bounds of a "tiny" answer and the share of its mass that reaches
+# its parents: TINY_SHARE below TINY_LOW, all of it from TINY_HIGH on,
+# linearly between. Chosen on photos looked at by eye (wallpaper photos of
+# leaves and flowers: no "Animal" at 50 or more; the fixture palace, Grace
+# Hopper's uniform, the cat and the motorcycle keep their parents at 50 or
+# more).
+TINY_LOW, TINY_HIGH = 5.0, 15.0
+TINY_SHARE = 0.25
 
 
 class Taxonomy:
@@ -111,7 +113,10 @@ class Taxonomy:
             dtype=np.float64,
         )
         self._own_rows, self._own_cols = self._own_labels(class_labels)
-        self._answer_of, self._answer_starts, self._answer_targets = self._answers_below()
+        # Where each class's run of own labels starts in _own_rows (sorted by class).
+        self._own_starts = np.flatnonzero(
+            np.r_[True, self._own_rows[1:] != self._own_rows[:-1]]
+        ).astype(np.intp)
 
     def _own_labels(
         self, class_labels: Sequence[Sequence[int]]
@@ -129,23 +134,6 @@ class Taxonomy:
                     rows.append(row)
                     cols.append(col)
         return np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)
-
-    def _answers_below(
-        self,
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """Every (answer, label at or above it) pair, sorted by label, as
-        ``np.maximum.reduceat`` wants them: the answer of each pair, where
-        each label's run starts, and which label each run is for."""
-        answers = sorted(set(self._own_cols.tolist()))
-        pairs = sorted(
-            (self._label_index[above], answer)
-            for answer in answers
-            for above in (self.label_names[answer], *self._parents[answer])
-        )
-        targets = np.asarray([label for label, _ in pairs], dtype=np.intp)
-        starts = np.flatnonzero(np.r_[True, targets[1:] != targets[:-1]])
-        answer_of = np.asarray([answer for _, answer in pairs], dtype=np.intp)
-        return answer_of, starts.astype(np.intp), targets[starts]
 
     @classmethod
     def load(cls) -> Taxonomy:
@@ -205,8 +193,8 @@ class Taxonomy:
         class in ``wnids`` order. Each label's confidence is the sum of its
         classes' probabilities as a percentage, capped at 100 because float
         softmax outputs can add up to a hair over 1. A parent's confidence is
-        pulled from that sum towards its strongest answer when that answer
-        is weak (``SCATTER_KEPT``, ``WEAK``, ``REAL``).
+        made of its answers' masses, tiny answers counting only in part
+        (``TINY_LOW``, ``TINY_HIGH``, ``TINY_SHARE``).
         Obscure labels below their ``sure`` threshold are left out.
         """
         probs = np.asarray(probabilities, dtype=np.float64)
@@ -219,19 +207,22 @@ class Taxonomy:
         # Sparse matrix-vector product: scatter-add each class's probability
         # into its labels.
         count = len(self.label_names)
-        sums = np.bincount(self._cols, weights=probs[self._rows], minlength=count)
-        confidence = np.minimum(sums * 100.0, 100.0)
-        # Each answer's mass (an own label with the classes sharing it), then
-        # the strongest answer at or below every label.
+        # Each answer's mass: an own label with all the classes sharing it.
         answers = np.bincount(self._own_cols, weights=probs[self._own_rows], minlength=count)
-        strongest = np.zeros(count)
-        strongest[self._answer_targets] = np.maximum.reduceat(
-            answers[self._answer_of], self._answer_starts
+        # How much of each class reaches the labels above its own, from the
+        # mass of its strongest answer (a class has one own label, rarely two).
+        answer_mass = np.maximum.reduceat(answers[self._own_cols], self._own_starts) * 100.0
+        share = TINY_SHARE + (1.0 - TINY_SHARE) * np.clip(
+            (answer_mass - TINY_LOW) / (TINY_HIGH - TINY_LOW), 0.0, 1.0
         )
-        strongest = np.minimum(strongest * 100.0, confidence)
-        weight = np.clip((strongest - WEAK) / (REAL - WEAK), 0.0, 1.0)
-        share = SCATTER_KEPT + (1.0 - SCATTER_KEPT) * weight
-        confidence = strongest + share * (confidence - strongest)
+        reaching = probs * share
+        # Sparse matrix-vector product: scatter-add each class's share into
+        # all its labels, then give its own labels the rest of its mass back.
+        sums = np.bincount(self._cols, weights=reaching[self._rows], minlength=count)
+        sums += np.bincount(
+            self._own_cols, weights=(probs - reaching)[self._own_rows], minlength=count
+        )
+        confidence = np.minimum(sums * 100.0, 100.0)
         kept = np.flatnonzero((confidence >= floor) & (confidence >= self._sure))
         # Stable sort over name-ordered labels: ties come out alphabetically.
         ranked = kept[np.argsort(-confidence[kept], kind="stable")]
