@@ -16,10 +16,13 @@ Two rules keep that sum honest (issue 8):
   under ``TINY_HIGH`` percent counts only in part, and one under
   ``TINY_LOW`` only at ``TINY_SHARE``; its own label keeps its full mass. A
   leaf close-up that the classifier spreads over a ladybird at 31 percent and
-  two dozen insect, frog and snake classes at 1-6 percent each is a 45, not
+  two dozen insect, frog and snake classes at 1-6 percent each is a 48, not
   an 84 percent "Animal", while a palace split between palace (28), bell
-  tower (18) and a tail of other buildings is still a 51 percent "Building",
-  and a dog split over several breeds still a "Dog".
+  tower (18) and a tail of other buildings is still a 52 percent "Building",
+  and a dog split over several breeds (20, 15, 10, 10, 8, 5, 5) a 65 percent
+  "Dog". The price: a tail spread within one kind (small birds, car models)
+  is discounted too, so "Bird" or "Car" from such a tail alone can fall just
+  under 50; the object detector names those with boxes.
 * Species and breeds few people know ("Coucal", "Tench") carry a ``sure``
   threshold: below it they are left out and the photo shows their parent.
 
@@ -48,11 +51,12 @@ SUPPORTED_FORMAT = 2
 
 # Percent bounds of a "tiny" answer and the share of its mass that reaches
 # its parents: TINY_SHARE below TINY_LOW, all of it from TINY_HIGH on,
-# linearly between. Chosen on photos looked at by eye (wallpaper photos of
-# leaves and flowers: no "Animal" at 50 or more; the fixture palace, Grace
-# Hopper's uniform, the cat and the motorcycle keep their parents at 50 or
-# more).
-TINY_LOW, TINY_HIGH = 5.0, 15.0
+# linearly between. Chosen on the non-held-out photos of the judged set
+# (bench/labels.json) and the fixture photos: the leaf and marigold close-ups
+# lose their "Animal" (84 and 69 -> 48 and 44) with the fewest main subjects
+# lost; any rule that takes both leaves "Animal" keeps a few coherent tails
+# (a nuthatch's "Bird" from small-bird classes) near 50 too.
+TINY_LOW, TINY_HIGH = 4.0, 10.0
 TINY_SHARE = 0.25
 
 
