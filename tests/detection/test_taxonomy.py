@@ -300,6 +300,10 @@ LABRADOR = "n02099712"
 BORDER_TERRIER = "n02093754"
 AIREDALE = "n02096051"
 CAIRN = "n02096177"
+BRASS = "n02892201"
+WEB_SITE = "n06359193"
+CROSSWORD = "n06785654"
+MENU = "n07565083"
 
 # EfficientNet-Lite0's classes at 0.5 percent or more on three photos looked
 # at by eye: a green leaf close-up with no animal in it (Debian's
@@ -479,3 +483,20 @@ def test_it_refuses_a_data_file_of_another_format(tmp_path: Path) -> None:
     path.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(ValueError, match="unsupported taxonomy format 1"):
         Taxonomy.from_file(path)
+
+
+def test_a_page_of_text_is_text_not_a_monument(taxonomy: Taxonomy) -> None:
+    # The judged set's page of text: ImageNet's "brass" (plaque) at 80 percent.
+    labels = by_name(taxonomy.labels_from_probabilities(probabilities(taxonomy, {BRASS: 0.8})))
+    assert labels["Text"].confidence == pytest.approx(80.0, abs=1e-3)
+    assert "Monument" not in labels
+
+
+@pytest.mark.parametrize("wnid", [WEB_SITE, CROSSWORD, MENU], ids=["web-site", "crossword", "menu"])
+def test_lettering_classes_count_towards_text(taxonomy: Taxonomy, wnid: str) -> None:
+    assert "Text" in taxonomy.labels_for_class(wnid)
+
+
+def test_the_ocr_labels_are_known_with_their_parents(taxonomy: Taxonomy) -> None:
+    assert taxonomy.parents("Document") == ("Text",)
+    assert taxonomy.parents("Text") == ()
