@@ -62,12 +62,16 @@ ROOM_CUES: dict[str, dict[str, float]] = {
 # A street: things that stand only on streets, and road traffic.
 STREET_CUES: dict[str, float] = {
     "Traffic Light": 0.7, "Street Sign": 0.6, "Stop Sign": 0.7, "Parking Meter": 0.7,
-    "Fire Hydrant": 0.6, "Taxi": 0.5, "Tram": 0.5, "Trolleybus": 0.5, "Bus": 0.4,
-    "School Bus": 0.4, "Car": 0.3, "Truck": 0.2, "Motorcycle": 0.2,
+    "Fire Hydrant": 0.6, "Taxi": 0.5, "Tram": 0.6, "Trolleybus": 0.6, "Bus": 0.5,
+    "School Bus": 0.5, "Car": 0.3, "Truck": 0.2, "Motorcycle": 0.2,
 }  # fmt: skip
 
 # Things seen only on snow; a mountain counts only with white in the photo.
 SNOW_CUES = ("Ski", "Snowmobile", "Snowplow", "Dog Sled", "Bobsled", "Mountain")
+# Labels that put a photo outdoors besides the taxonomy's "Outdoors" (its
+# landscapes, water, streets): a building seen from outside, and things
+# photographed against the sky.
+OUTDOOR_CUES = ("Outdoors", "Building", "Parachute", "Kite")
 
 WARM_COLORS = ("orange", "red", "pink", "purple")
 MAX_WITNESSES = 4
@@ -78,7 +82,7 @@ SCENE_FLOOR = 10.0
 # light and colour are read as sky, night or sunset.
 OUTDOOR_SURE = 40.0
 NIGHT_BRIGHTNESS = 20.0  # mean brightness, 0-100: a night photo is mostly dark
-SKY_BLUE_PERCENT = 30.0
+SKY_BLUE_PERCENT = 30.0  # from here on; the outdoor evidence counts in full from 40
 SUNSET_WARM_PERCENT = 25.0
 SUNSET_BRIGHTNESS = (15.0, 65.0)  # lit, but not daylight
 SNOW_WHITE_PERCENT = 25.0
@@ -126,8 +130,8 @@ def _light_and_colour(
     found: Mapping[str, float], properties: ImageProperties, *, city: float
 ) -> dict[str, float]:
     """Night, Sky, Sunset and Snow: colour and light read only where a label
-    already puts the photo outdoors (a landscape, water, a street)."""
-    outdoors = max(found.get("Outdoors", 0.0), city)
+    already puts the photo outdoors (a landscape, water, a street, a building)."""
+    outdoors = max(city, *(found.get(name, 0.0) for name in OUTDOOR_CUES))
     share = {color.name: color.pixel_percent for color in properties.colors}
     scenes: dict[str, float] = {}
     brightness = properties.brightness
@@ -136,7 +140,7 @@ def _light_and_colour(
             scenes["Night"] = outdoors
         blue = share.get("blue", 0.0)
         if blue >= SKY_BLUE_PERCENT:
-            scenes["Sky"] = outdoors * min(1.0, blue / (2 * SKY_BLUE_PERCENT))
+            scenes["Sky"] = outdoors * min(1.0, blue / (SKY_BLUE_PERCENT + 10.0))
         warm = sum(share.get(name, 0.0) for name in WARM_COLORS)
         low, high = SUNSET_BRIGHTNESS
         if warm >= SUNSET_WARM_PERCENT and low <= brightness <= high:

@@ -150,3 +150,24 @@ def test_every_scene_name_is_a_taxonomy_label() -> None:
 def test_a_screen_capture_is_a_screenshot() -> None:
     # ImageNet's "web site" class: 87-89 percent on captured documentation pages.
     assert "Screenshot" in Taxonomy.load().parents("Website")
+
+
+def test_a_building_seen_against_blue_is_under_a_sky() -> None:
+    # The judged set's palace photo (Building 78, blue 54 percent of it).
+    found = scenes([label("Building", 78), label("Palace", 54)], props(46, blue=54, yellow=23))
+    assert found["Sky"] >= 50
+    assert found["Outdoors"] >= 50
+
+
+def test_a_kite_in_a_blue_sky_is_sky() -> None:
+    assert scenes([label("Kite", 70, 70)], props(32, blue=94))["Sky"] >= 50
+
+
+def test_a_hot_air_balloon_on_blue_abstract_art_is_no_sky() -> None:
+    # ImageNet's balloon class fires on KDE's abstract "Opal" wallpaper.
+    assert scenes([label("Hot Air Balloon", 61)], props(37, blue=36, brown=25)) == {}
+
+
+def test_a_bus_in_the_classifier_labels_makes_a_street() -> None:
+    # The judged set's city bus: no boxes, only the classifier's labels.
+    assert scenes([label("Bus", 70), label("Trolleybus", 52)])["Street"] >= 50
