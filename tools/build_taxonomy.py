@@ -1209,7 +1209,8 @@ COCO_LABELS: dict[str, str] = {
 }
 
 # Species and breeds few people could name or check ("Coucal", "Dowitcher",
-# "Tench", "Kuvasz"): their own label is shown only at SURE percent or more;
+# "Tench", "Kuvasz"), and catch-all classes: their own label is shown only at
+# SURE percent or more;
 # below that the photo shows the parent ("Bird", "Fish", "Dog"), to which
 # their probability still counts.
 SURE = 90.0
@@ -1267,6 +1268,10 @@ OBSCURE = frozenset(
         "tibetan_mastiff.n.01", "eskimo_dog.n.01", "affenpinscher.n.01",
         "leonberg.n.01", "keeshond.n.01", "brabancon_griffon.n.01",
         "mexican_hairless.n.01",
+        # catch-alls: the classifier's answer for a whole family, misleading
+        # by name (any sunflower or zinnia is a "daisy", any double-decker
+        # bus a "trolleybus" on the judged photos)
+        "daisy.n.01", "trolleybus.n.01",
     }
 )  # fmt: skip
 

@@ -500,3 +500,17 @@ def test_lettering_classes_count_towards_text(taxonomy: Taxonomy, wnid: str) -> 
 def test_the_ocr_labels_are_known_with_their_parents(taxonomy: Taxonomy) -> None:
     assert taxonomy.parents("Document") == ("Text",)
     assert taxonomy.parents("Text") == ()
+
+
+@pytest.mark.parametrize(
+    ("wnid", "own", "parent"),
+    [("n11939491", "Daisy", "Flower"), ("n04487081", "Trolleybus", "Bus")],
+    ids=["daisy", "trolleybus"],
+)
+def test_a_catch_all_class_shows_as_its_parent_unless_sure(
+    taxonomy: Taxonomy, wnid: str, own: str, parent: str
+) -> None:
+    # On the judged photos: "Daisy" on a sunflower, "Trolleybus" on a double-decker.
+    labels = by_name(taxonomy.labels_from_probabilities(probabilities(taxonomy, {wnid: 0.65})))
+    assert own not in labels
+    assert labels[parent].confidence == pytest.approx(65.0, abs=1e-3)
