@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.db.models import Count, F, Prefetch, QuerySet
 from django.utils import timezone
 
 from . import media
-from .detection import Detection, DetectionError, Instance, get_detector
+from .detection import PART_MODERATION, Detection, DetectionError, Instance, get_detector
 from .detection import Label as DetectedLabel
 from .links import image_url
 
@@ -33,6 +34,10 @@ class ImageQuerySet(models.QuerySet["Image"]):
 
     def visible(self) -> ImageQuerySet:
         return self.filter(hidden=False)
+
+    def needs_review(self) -> ImageQuerySet:
+        """Flagged by the moderation check, neither approved nor hidden yet."""
+        return self.filter(moderation_status=Image.Moderation.FLAGGED, hidden=False)
 
     def with_label(self, name: str, min_confidence: float = 0) -> ImageQuerySet:
         # A join (not EXISTS per image) lets the database start from the few
@@ -163,6 +168,7 @@ class Image(models.Model):
             self.text = [line.as_dict() for line in detection.text]
             self.properties = detection.properties.as_dict() if detection.properties else {}
             self.incomplete = list(detection.incomplete)
+            moderated = self.apply_moderation(detection)
             self.save(
                 update_fields=[
                     "engine",
@@ -171,9 +177,37 @@ class Image(models.Model):
                     "text",
                     "properties",
                     "incomplete",
+                    *moderated,
                 ]
             )
         return rows
+
+    def apply_moderation(self, detection: Detection) -> list[str]:
+        """Take the detection's moderation result; return the fields it changed.
+
+        A moderator's approval stands across Detect again (the photo is the
+        same). A check that failed leaves the photo "not checked" until its
+        next Detect; with the check turned off the last result stays.
+        """
+        result = detection.moderation
+        approved = self.moderation_status == Image.Moderation.APPROVED
+        if result is None:
+            if PART_MODERATION not in detection.incomplete:
+                return []
+            self.moderation_labels = []
+            self.moderation_checked_at = None
+            if not approved:
+                self.moderation_status = Image.Moderation.UNCHECKED
+        else:
+            self.moderation_labels = [asdict(label) for label in result.labels]
+            self.moderation_checked_at = timezone.now()
+            if not approved:
+                threshold = float(getattr(settings, "FINDLABELS_MODERATION_THRESHOLD", 80))
+                flagged = result.top_confidence() >= threshold
+                self.moderation_status = (
+                    Image.Moderation.FLAGGED if flagged else Image.Moderation.CLEAR
+                )
+        return ["moderation_status", "moderation_labels", "moderation_checked_at"]
 
 
 def unique_by_name(labels: list[DetectedLabel]) -> list[DetectedLabel]:
