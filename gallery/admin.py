@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .admin_moderation import ModerationAdmin, ModerationFilter
 from .detection import DetectionError
 from .models import Image, Label, detect_and_store
 
@@ -39,9 +40,17 @@ class HasLabelsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
-    list_display = ("preview", "original_name", "owner", "uploaded_at", "engine", "hidden")
-    list_filter = ("hidden", HasLabelsFilter, "engine", "uploaded_at")
+class ImageAdmin(ModerationAdmin):
+    list_display = (
+        "preview",
+        "original_name",
+        "owner",
+        "uploaded_at",
+        "engine",
+        "moderation",
+        "hidden",
+    )
+    list_filter = (ModerationFilter, "hidden", HasLabelsFilter, "engine", "uploaded_at")
     search_fields = ("owner__email", "labels__name", "original_name")
     list_select_related = ("owner",)
     readonly_fields = (
@@ -57,11 +66,12 @@ class ImageAdmin(admin.ModelAdmin):
         "engine",
         "model_version",
         "detected_at",
+        *ModerationAdmin.moderation_fields,
     )
     fields = ("large_preview", "hidden", "hidden_reason", *readonly_fields[1:])
     inlines = (LabelInline,)
     # Django's own "delete selected" stays: deleting fires post_delete, which removes files.
-    actions = ("hide", "unhide", "redetect")
+    actions = (*ModerationAdmin.moderation_actions, "redetect")
     date_hierarchy = "uploaded_at"
 
     def get_search_results(
@@ -80,16 +90,6 @@ class ImageAdmin(admin.ModelAdmin):
     def large_preview(self, obj: Image) -> str:
         url = reverse("gallery:thumbnail", args=[obj.pk])
         return format_html('<img src="{}" alt="" style="max-width:400px">', url)
-
-    @admin.action(description="Hide selected photos from their owners")
-    def hide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        count = queryset.update(hidden=True)
-        self.message_user(request, f"Hid {count} photo(s).")
-
-    @admin.action(description="Show selected photos again")
-    def unhide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        count = queryset.update(hidden=False, hidden_reason="")
-        self.message_user(request, f"Unhid {count} photo(s).")
 
     @admin.action(description="Run label detection again")
     def redetect(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
