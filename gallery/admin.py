@@ -44,10 +44,10 @@ class ImageAdmin(ModerationAdmin):
     list_display = (
         "preview",
         "original_name",
+        "moderation",
         "owner",
         "uploaded_at",
         "engine",
-        "moderation",
         "hidden",
     )
     list_filter = (ModerationFilter, "hidden", HasLabelsFilter, "engine", "uploaded_at")

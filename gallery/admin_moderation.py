@@ -21,10 +21,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from .models import Image
 
 REVIEW = "review"
+# Read-only fields keep Django's plain text layout; a list there is indented oddly.
+LINE_BREAK = mark_safe("<br>")
 
 
 class ModerationFilter(admin.SimpleListFilter):
@@ -100,19 +103,16 @@ class ModerationAdmin(admin.ModelAdmin):
     def moderation_labels_list(self, obj: Image) -> str:
         if not obj.moderation_labels:
             return "None" if obj.moderation_checked_at else "Not checked"
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join(
-                "",
-                "<li>{} {}%{}</li>",
+        return format_html_join(
+            LINE_BREAK,
+            "{} {}%{}",
+            (
                 (
-                    (
-                        label["name"],
-                        round(label["confidence"], 1),
-                        f" (under {label['parent']})" if label.get("parent") else "",
-                    )
-                    for label in obj.moderation_labels
-                ),
+                    label["name"],
+                    round(label["confidence"], 1),
+                    f" (under {label['parent']})" if label.get("parent") else "",
+                )
+                for label in obj.moderation_labels
             ),
         )
 
@@ -127,19 +127,16 @@ class ModerationAdmin(admin.ModelAdmin):
         )
         if not entries:
             return "No moderator has acted on this photo."
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join(
-                "",
-                "<li>{}: {} by {}</li>",
+        return format_html_join(
+            LINE_BREAK,
+            "{}: {} by {}",
+            (
                 (
-                    (
-                        entry.action_time.strftime("%Y-%m-%d %H:%M UTC"),
-                        entry.get_change_message(),
-                        entry.user,
-                    )
-                    for entry in entries
-                ),
+                    entry.action_time.strftime("%Y-%m-%d %H:%M UTC"),
+                    entry.get_change_message(),
+                    entry.user,
+                )
+                for entry in entries
             ),
         )
 
