@@ -8,11 +8,12 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from gallery.detection import Detection, Label, Moderation, ModerationLabel
 from gallery.models import Image
+
+from ..gallery.test_moderation import moderators_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,7 +50,7 @@ def test_a_moderator_reviews_and_hides_a_flagged_photo(
 ) -> None:
     base = live_server.url
     moderator = make_user("moderator@example.com", is_staff=True)
-    moderator.groups.add(Group.objects.get(name="Moderators"))
+    moderator.groups.add(moderators_group())
     flagged = make_image(name="beach.jpg", color=(230, 190, 160))
     flagged.replace_labels(Detection("fake", "1", (Label("Person", 97.0),), moderation=FLAGGED))
     fine = make_image(name="kitchen.jpg")
