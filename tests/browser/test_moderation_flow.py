@@ -64,6 +64,7 @@ def test_a_moderator_reviews_and_hides_a_flagged_photo(
     shot("admin-index")
 
     page.click("#moderation-queue a")
+    page.wait_for_selector("#result_list tbody tr")
     assert page.locator("#result_list tbody tr").count() == 1
     assert "beach.jpg" in page.locator("#result_list").inner_text()
     assert "Explicit Nudity 93%" in page.locator("#result_list").inner_text()
