@@ -21,16 +21,20 @@ under 0.2 mean the photo is very likely safe, so those are not reported.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 from PIL import Image
 
 from .modelcache import cache_dir, model_file
 from .runtime import LOAD_ERRORS, default_threads, new_session
 from .types import DetectionError, Moderation, ModerationLabel
+
+logger = logging.getLogger(__name__)
 
 MODEL_FILE = "open-nsfw-864bb37bf886.onnx"
 MODEL_SHA256 = "864bb37bf8863564b87eb330ab8c785a79a773f4e7c43cb96db52ed8611305fa"
@@ -45,6 +49,15 @@ CROP = 224
 MEAN_BGR = np.array([104.0, 117.0, 123.0], dtype=np.float32)
 # What upstream's PIL saves by default; the round trip is part of the model's input.
 JPEG_QUALITY = 75
+
+# What ONNX Runtime raises when a run fails (out of memory, a bad kernel);
+# none of them derives from anything more specific than Exception.
+RUN_ERRORS: tuple[type[Exception], ...] = (
+    ort_errors.Fail,
+    ort_errors.RuntimeException,
+    ort_errors.InvalidArgument,
+    ort_errors.EPFail,
+)
 
 
 def model_cache_path() -> Path:
@@ -83,6 +96,7 @@ class NsfwClassifier:
             self._session = new_session(model_path, threads=default_threads())
         except LOAD_ERRORS as exc:
             # The path and ONNX Runtime's words are for the log, not the person.
+            logger.error("open_nsfw model %s cannot be loaded: %s", model_path, exc)
             raise DetectionError(
                 "The on-box moderation model cannot be loaded on this server.", permanent=False
             ) from exc
@@ -103,7 +117,14 @@ class NsfwClassifier:
 
     def nsfw_probability(self, img: Image.Image) -> float:
         """open_nsfw's score for an upright photo, 0-1."""
-        (scores,) = self._session.run(None, {self._input_name: to_nsfw_input(img)})
+        try:
+            (scores,) = self._session.run(None, {self._input_name: to_nsfw_input(img)})
+        except RUN_ERRORS as exc:
+            # ONNX Runtime's words (paths, kernels) are for the log only.
+            logger.error("open_nsfw run failed: %s", exc)
+            raise DetectionError(
+                "The moderation check failed on this server.", permanent=False
+            ) from exc
         return float(scores[0][1])
 
     def check(self, img: Image.Image) -> Moderation:

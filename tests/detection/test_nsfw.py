@@ -148,3 +148,19 @@ def test_load_gives_every_caller_one_classifier_from_the_cache(settings: Any) ->
         assert first.check(photo("flower.jpg")).labels == ()
     finally:
         NsfwClassifier._shared = None
+
+
+def test_a_failed_run_is_a_detection_error_in_plain_words(
+    classifier: NsfwClassifier, monkeypatch: Any
+) -> None:
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    class Broken:
+        def run(self, outputs: Any, feeds: Any) -> Any:
+            raise ort_errors.RuntimeException("/srv/var/models/x.onnx: bad_alloc in Conv")
+
+    monkeypatch.setattr(classifier, "_session", Broken())
+    with pytest.raises(DetectionError) as caught:
+        classifier.check(photo("coffee.jpg"))
+    assert caught.value.message == "The moderation check failed on this server."
+    assert not caught.value.permanent
