@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
-from django.db.models import Count, F, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from . import media
@@ -38,6 +38,17 @@ class ImageQuerySet(models.QuerySet["Image"]):
         # A join (not EXISTS per image) lets the database start from the few
         # matching labels in (name, confidence); one name per image, so no duplicates.
         return self.visible().filter(labels__name=name, labels__confidence__gte=min_confidence)
+
+    def outdated(self, engine: str, model_version: str | None) -> ImageQuerySet:
+        """Labelled by another engine, or by another version of this one.
+
+        ``model_version`` None: the engine cannot say its version before it
+        answers (Rekognition), so only another engine's labels are outdated.
+        """
+        stale = ~Q(engine=engine)
+        if model_version is not None:
+            stale |= ~Q(model_version=model_version)
+        return self.filter(Q(detected_at__isnull=False) & stale)
 
     def for_gallery(self) -> ImageQuerySet:
         """Newest first, with each image's top labels in one extra query."""
