@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -257,10 +258,13 @@ def _simplified(color: Mapping[str, Any]) -> str:
 
 
 def _hex(color: Mapping[str, Any]) -> str:
+    # The page paints swatches with it: only ever "#" and six hex digits.
     code = str(color.get("HexCode") or "").strip().lstrip("#").lower()
-    if len(code) == 6:
+    if re.fullmatch(r"[0-9a-f]{6}", code):
         return f"#{code}"
-    red, green, blue = (int(color.get(channel, 0)) for channel in ("Red", "Green", "Blue"))
+    red, green, blue = (
+        max(0, min(255, int(color.get(channel, 0)))) for channel in ("Red", "Green", "Blue")
+    )
     return f"#{red:02x}{green:02x}{blue:02x}"
 
 

@@ -380,6 +380,27 @@ def test_it_reads_the_photos_colours_and_quality(
     )
 
 
+def test_a_colour_code_that_is_not_hex_is_rebuilt_from_its_channels() -> None:
+    properties = engine.properties_from_response(
+        {
+            "DominantColors": [
+                {
+                    "Red": 300,
+                    "Green": 16,
+                    "Blue": 0,
+                    "HexCode": "red;background:url(x)",
+                    "SimplifiedColor": "Red",
+                    "PixelPercent": 50.0,
+                }
+            ]
+        }
+    )
+
+    assert properties is not None
+    assert properties.colors == (DominantColor("red", "#ff1000", 50.0),)
+    assert (properties.brightness, properties.sharpness) == (None, None)
+
+
 def test_each_box_gets_its_simplified_colours_largest_first(
     detector: RekognitionDetector, rekognition: StubbedRekognition
 ) -> None:
