@@ -51,6 +51,10 @@ DET_SETTINGS: dict[str, Any] = {
     "box_thresh": 0.4,
     "unclip_ratio": 1.4,
 }
+# rapidocr first shrinks a photo to this long side (its Global.max_side_len)...
+MAX_SIDE = 2000
+# ...where a picture's short side below this many pixels holds no line of text.
+MIN_TEXT_HEIGHT = 10
 # Lines the recogniser reads with less confidence are mostly texture
 # (brickwork, foliage) read as letters; rapidocr drops them.
 MIN_LINE_SCORE = 0.5
@@ -91,6 +95,7 @@ class TextReader:
             "Global.log_level": "error",  # not a warning for every photo without text
             "Global.use_cls": False,
             "Global.text_score": MIN_LINE_SCORE,
+            "Global.max_side_len": MAX_SIDE,
             "Det.model_path": str(det_path),
             "Det.ocr_version": OCRVersion.PPOCRV6,
             "Det.model_type": ModelType.TINY,
@@ -130,15 +135,22 @@ class TextReader:
         about 1000 px on its long side (a 12 MP JPEG decoded at 1/4); the
         detector itself always looks at 640 px.
         """
+        from rapidocr.ch_ppocr_det.utils import ResizeImgError as DetResizeError
         from rapidocr.inference_engine.onnxruntime.main import ONNXRuntimeError
+        from rapidocr.utils.process_img import ResizeImgError
 
+        width, height = img.size
+        if min(width, height) * min(1.0, MAX_SIDE / max(width, height)) < MIN_TEXT_HEIGHT:
+            # A sliver (a 5000x20 banner) holds no readable line, and
+            # rapidocr's resizing fails on it.
+            return ()
         rgb = img if img.mode == "RGB" else img.convert("RGB")
         # rapidocr, like OpenCV, works in BGR order.
         bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
         try:
             with self._lock:
                 result = self._engine(bgr)
-        except ONNXRuntimeError as exc:
+        except (ONNXRuntimeError, ResizeImgError, DetResizeError) as exc:
             logger.error("OCR failed: %s", exc)
             raise DetectionError(UNREADABLE, permanent=False) from exc
         boxes = getattr(result, "boxes", None)
@@ -146,7 +158,6 @@ class TextReader:
         scores = getattr(result, "scores", None)
         if boxes is None or texts is None or scores is None:
             return ()
-        width, height = rgb.size
         return tuple(
             TextLine(text.strip(), float(score) * 100.0, _box_ratios(points, width, height))
             for points, text, score in zip(boxes, texts, scores, strict=True)

@@ -179,3 +179,10 @@ def test_a_long_page_keeps_its_text_but_not_every_box() -> None:
 
     assert len(labels["Text"].instances) == text.MAX_LINE_BOXES
     assert "Document" in labels
+
+
+@pytest.mark.parametrize("size", [(1, 1), (12, 12), (1, 1000), (5000, 20), (20, 5000)])
+def test_tiny_and_sliver_pictures_have_no_text_and_no_error(
+    reader: TextReader, size: tuple[int, int]
+) -> None:
+    assert reader.read(Image.new("RGB", size, (255, 255, 255))) == ()
