@@ -129,6 +129,13 @@ def test_a_box_gets_the_colour_of_its_object_not_the_background() -> None:
     assert box_colors(red_car_on_grass(), box) == ("red",)
 
 
+def test_the_woman_in_red_in_a_street_photo_is_red() -> None:
+    # sign.jpg: a woman in a red dress at the right edge, as a detector boxes her.
+    woman = BoundingBox(left=0.84, top=0.61, width=0.16, height=0.39)
+
+    assert box_colors(photo("sign.jpg"), woman)[0] == "red"
+
+
 def test_a_box_with_two_colours_names_both_largest_first() -> None:
     img = Image.new("RGB", (400, 400), (255, 255, 255))
     ImageDraw.Draw(img).rectangle((0, 0, 399, 239), fill=(250, 210, 0))  # upper 60% yellow

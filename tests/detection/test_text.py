@@ -65,6 +65,21 @@ def test_it_reads_the_words_on_a_photographed_page_without_network(no_network: l
     assert heading.top < 0.1 and heading.height < 0.25 and 0.5 < heading.width <= 1.0
 
 
+def test_it_reads_a_street_sign(reader: TextReader) -> None:
+    sign = photo("sign.jpg")
+
+    lines = reader.read(sign)
+
+    texts = [line.text for line in lines]
+    assert texts[:4] == ["NOTICE", "DOUBLE", "PARKING", "PROHIBITED"]
+    parking = lines[2].bounding_box
+    # The sign hangs in the upper middle of the photo.
+    assert 0.3 < parking.left < 0.4 and 0.15 < parking.top < 0.3
+    labels = by_name(text_labels(lines, sign.size))
+    assert labels["Text"].confidence > 90
+    assert "Document" not in labels, "a street sign is text, not a document"
+
+
 def test_a_photo_without_text_costs_only_the_detector(
     reader: TextReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
