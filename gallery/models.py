@@ -70,6 +70,17 @@ class ImageQuerySet(models.QuerySet["Image"]):
             older.order_by("-uploaded_at", "-pk").only("pk").first(),
         )
 
+    def outdated(self, engine: str, model_version: str | None) -> ImageQuerySet:
+        """Labelled by another engine, or by another version of this one.
+
+        ``model_version`` None: the engine cannot say its version before it
+        answers (Rekognition), so only another engine's labels are outdated.
+        """
+        stale = ~Q(engine=engine)
+        if model_version is not None:
+            stale |= ~Q(model_version=model_version)
+        return self.filter(Q(detected_at__isnull=False) & stale)
+
     def for_gallery(self) -> ImageQuerySet:
         """Newest first, as the gallery lists them."""
         return self.order_by("-uploaded_at", "-pk")

@@ -22,7 +22,7 @@ from moto import mock_aws
 
 from findlabels import aws
 from gallery.detection import Moderation, ModerationLabel, get_detector
-from gallery.detection.rekognition import RekognitionDetector, moderation_from_response
+from gallery.detection.rekognition import FEATURES, RekognitionDetector, moderation_from_response
 from gallery.models import Image, detect_and_store
 
 from ..conftest import make_jpeg
@@ -64,6 +64,7 @@ MODERATION: dict[str, Any] = {
     "ContentTypes": [{"Confidence": 99.9, "Name": "Illustrated"}],
 }
 SAFE: dict[str, Any] = {"ModerationLabels": [], "ModerationModelVersion": "7.0"}
+NO_TEXT: dict[str, Any] = {"TextDetections": [], "TextModelVersion": "3.0"}
 
 
 @dataclass
@@ -72,8 +73,10 @@ class Stubbed:
     moderation_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def labels(self, image: Any = ANY) -> None:
-        params = {"Image": image, "MinConfidence": 50.0, "Features": ["GENERAL_LABELS"]}
+        """DetectLabels, then the DetectText of the same press (no text in these photos)."""
+        params = {"Image": image, "MinConfidence": 50.0, "Features": FEATURES}
         self.stubber.add_response("detect_labels", LABELS, params)
+        self.stubber.add_response("detect_text", NO_TEXT, {"Image": image})
 
     def moderation(self, response: dict[str, Any] = MODERATION, image: Any = ANY) -> None:
         params = {"Image": image, "MinConfidence": 50.0}
@@ -143,6 +146,7 @@ def test_the_moderation_call_uses_the_configured_floor(stubbed: Stubbed, setting
     stubbed.stubber.add_response(
         "detect_labels", LABELS, {"Image": ANY, "MinConfidence": 70.0, "Features": ANY}
     )
+    stubbed.stubber.add_response("detect_text", NO_TEXT, {"Image": ANY})
     stubbed.stubber.add_response(
         "detect_moderation_labels", SAFE, {"Image": ANY, "MinConfidence": 70.0}
     )
