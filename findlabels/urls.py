@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-from gallery.views import healthz
+from gallery.views import healthz, healthz_live
 
 admin.site.site_header = "Find the Labels moderation"
 admin.site.site_title = "Find the Labels"
@@ -22,6 +22,7 @@ def build_urlpatterns(auth: str) -> list[URLPattern | URLResolver]:
         path("admin/", admin.site.urls),
         path("accounts/", include(accounts)),
         path("healthz", healthz, name="healthz"),
+        path("healthz/live", healthz_live, name="healthz_live"),
         path("", include("gallery.urls")),
     ]
 
