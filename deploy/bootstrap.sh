@@ -32,7 +32,7 @@ readonly CONFIG_KEYS=(
   DATABASE_ENGINE DATABASE_HOST DATABASE_PORT DATABASE_NAME DATABASE_USER DATABASE_SECRET_ARN
   DATABASE_INSTANCE_ID
   SITE_HOST DOMAIN_NAME LETSENCRYPT_EMAIL BEHIND_LOAD_BALANCER HTTPS_AT_LOAD_BALANCER
-  INSTANCE_COUNT STACK_NAME
+  INSTANCE_COUNT STACK_NAME ELASTIC_IP_ALLOCATION_ID
 )
 readonly REQUIRED_KEYS=(
   APP_REPOSITORY APP_REF AWS_REGION AWS_STORAGE_BUCKET_NAME
@@ -167,7 +167,7 @@ check_config() {
   : "${DATABASE_PORT:=5432}" "${DATABASE_HOST:=}" "${DATABASE_SECRET_ARN:=}"
   : "${DOMAIN_NAME:=}" "${LETSENCRYPT_EMAIL:=}"
   : "${BEHIND_LOAD_BALANCER:=0}" "${HTTPS_AT_LOAD_BALANCER:=0}" "${DATABASE_INSTANCE_ID:=}"
-  : "${INSTANCE_COUNT:=1}"
+  : "${INSTANCE_COUNT:=1}" "${ELASTIC_IP_ALLOCATION_ID:=}"
   for key in "${REQUIRED_KEYS[@]}"; do
     [ -n "${!key:-}" ] || die "$key is not set (in $ETC_DIR/bootstrap.env or the environment)."
   done
@@ -337,17 +337,41 @@ secret_value() {
   "$VENV/bin/python" "$APP_DIR/deploy/aws_secrets.py" secret --region "$AWS_REGION" "$1"
 }
 
+# One item of the instance's metadata (IMDSv2), or nothing.
+instance_metadata() {
+  local token
+  token=$(curl -fsS --max-time 3 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
+    http://169.254.169.254/latest/api/token) || return 0
+  curl -fsS --max-time 3 -H "X-aws-ec2-metadata-token: $token" \
+    "http://169.254.169.254/latest/meta-data/$1" || true
+}
+
 # The instance's private address: a load balancer's health checks use it as Host.
 private_address() {
-  local token
   if dry; then
     printf '%s' "${PRIVATE_ADDRESS:-}"
     return
   fi
-  token=$(curl -fsS --max-time 3 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
-    http://169.254.169.254/latest/api/token) || return 0
-  curl -fsS --max-time 3 -H "X-aws-ec2-metadata-token: $token" \
-    http://169.254.169.254/latest/meta-data/local-ipv4 || true
+  instance_metadata local-ipv4
+}
+
+# One instance: take the stack's Elastic IP (SITE_HOST) once the site answers,
+# so that Let's Encrypt's challenge, right after, reaches this instance. A
+# replacement instance takes it over from the old one only when it is ready.
+claim_address() {
+  local instance
+  [ -n "$ELASTIC_IP_ALLOCATION_ID" ] || return 0
+  if dry; then
+    run aws ec2 associate-address --region "$AWS_REGION" --allocation-id "$ELASTIC_IP_ALLOCATION_ID" \
+      --instance-id "${INSTANCE_ID:-i-0dryrun}" --allow-reassociation
+    return
+  fi
+  [ "$(instance_metadata public-ipv4)" != "$SITE_HOST" ] || return 0
+  instance=$(instance_metadata instance-id)
+  [ -n "$instance" ] || die "no instance id from the metadata service: cannot claim $SITE_HOST"
+  aws ec2 associate-address --region "$AWS_REGION" --allocation-id "$ELASTIC_IP_ALLOCATION_ID" \
+    --instance-id "$instance" --allow-reassociation --output text >/dev/null
+  log "this instance now answers at $SITE_HOST"
 }
 
 certificate_dir() { printf '%s' "/etc/letsencrypt/live/$DOMAIN_NAME"; }
@@ -665,6 +689,7 @@ main() {
   save_config
   ensure_venv
   configure_site
+  claim_address
   if obtain_certificate; then
     log "certificate for $DOMAIN_NAME obtained: switching to HTTPS"
     configure_site

@@ -43,6 +43,7 @@ SQLITE_SINGLE = {
     "DATABASE_INSTANCE_ID": "",
     "INSTANCE_COUNT": "1",
     "STACK_NAME": "findlabels",
+    "ELASTIC_IP_ALLOCATION_ID": "eipalloc-0123456789abcdef0",
 }
 POSTGRES_BEHIND_ALB = {
     **SQLITE_SINGLE,
@@ -56,6 +57,7 @@ POSTGRES_BEHIND_ALB = {
     "HTTPS_AT_LOAD_BALANCER": "1",
     "DATABASE_INSTANCE_ID": "findlabels-database",
     "INSTANCE_COUNT": "3",
+    "ELASTIC_IP_ALLOCATION_ID": "",
 }
 LETSENCRYPT_SINGLE = {
     **SQLITE_SINGLE,
@@ -402,3 +404,28 @@ def test_no_secret_appears_in_any_process_argv(tmp_path: Path, config: dict[str,
     # ...though the commands did get the secret, through their environment.
     assert watcher.probe_environments, "the watcher never saw the stand-in command run"
     assert all(f"DJANGO_SECRET_KEY={secret}".encode() in e for e in watcher.probe_environments)
+
+
+def test_one_instance_claims_its_address_before_asking_for_a_certificate(tmp_path: Path) -> None:
+    write_config(tmp_path, LETSENCRYPT_SINGLE)
+    result = bootstrap(tmp_path, INSTANCE_ID="i-0abc")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    healthy = out.index("http://127.0.0.1/healthz")
+    claim = out.index(
+        "aws ec2 associate-address --region eu-west-1 --allocation-id "
+        "eipalloc-0123456789abcdef0 --instance-id i-0abc --allow-reassociation"
+    )
+    assert healthy < claim < out.index("certbot certonly")
+    # Until there is a certificate, a timer keeps asking (DNS may come later).
+    assert "enable --quiet --now findlabels-certificate.timer" in out
+    units = {p.name for p in (tmp_path / "etc/systemd/system").iterdir()}
+    assert {"findlabels-certificate.service", "findlabels-certificate.timer"} <= units
+
+
+def test_instances_behind_a_load_balancer_claim_no_address(tmp_path: Path) -> None:
+    write_config(tmp_path, POSTGRES_BEHIND_ALB)
+    result = bootstrap(tmp_path, PRIVATE_ADDRESS="10.0.0.12")
+    assert result.returncode == 0, result.stderr
+    assert "associate-address" not in result.stdout
+    assert "certbot" not in result.stdout
