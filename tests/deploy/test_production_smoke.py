@@ -452,3 +452,41 @@ def test_local_media_is_approved_by_the_app_and_sent_by_nginx(
     assert stranger.status_code == 302
     assert requests.get(site.url + accel, timeout=10).status_code == 404
     site.assert_logs_are_clean()
+
+
+def test_a_database_outage_fails_the_deep_check_but_not_liveness(
+    launch: Callable[..., Site], postgres: Postgres
+) -> None:
+    """The load balancer asks /healthz/live: a database outage must not fail it.
+
+    Otherwise an RDS maintenance window or a password rotation would fail every
+    target at once and the Auto Scaling group would replace the whole fleet.
+    """
+    site = launch("outage")
+
+    def health(path: str) -> tuple[int, Any]:
+        response = requests.get(f"{site.url}{path}", timeout=30)
+        return response.status_code, response.json()
+
+    assert health("/healthz/live") == (200, {"status": "ok"})
+    assert health("/healthz") == (200, {"database": "ok", "storage": "ok"})
+
+    # The outage: no new connections, and the workers' kept ones cut.
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as admin:
+        admin.execute("ALTER DATABASE outage ALLOW_CONNECTIONS false")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'outage'"
+        )
+    try:
+        for _ in range(4):  # each of gunicorn's workers and threads alike
+            status, body = health("/healthz")
+            assert status == 503
+            assert body["database"].startswith("error: ") and body["storage"] == "ok"
+            assert health("/healthz/live") == (200, {"status": "ok"})
+    finally:
+        with psycopg.connect(postgres.url("postgres"), autocommit=True) as admin:
+            admin.execute("ALTER DATABASE outage ALLOW_CONNECTIONS true")
+
+    # Back without a restart: dead kept connections are replaced.
+    assert health("/healthz") == (200, {"database": "ok", "storage": "ok"})
+    assert "Traceback" not in (site.folder / "gunicorn.log").read_text()
