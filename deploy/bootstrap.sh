@@ -51,7 +51,7 @@ readonly APP_USER=findlabels
 readonly PYTHON=python3.11
 # rsyslog writes the journal to /var/log/messages, which the CloudWatch agent
 # ships (the agent reads files, not the journal, and the journal dies with the instance).
-readonly PACKAGES=(python3.11 python3.11-pip git nginx rsyslog amazon-cloudwatch-agent)
+readonly PACKAGES=(python3.11 python3.11-pip git nginx rsyslog amazon-cloudwatch-agent awscli-2)
 readonly PREFIX=/opt/findlabels
 readonly APP_DIR=$PREFIX/app
 readonly VENV=$PREFIX/venv
@@ -478,11 +478,15 @@ with_site_env() {
 # Run a command as the app's user with the site's environment (as systemd would).
 # runuser keeps the environment it is given (it sets only HOME, SHELL, USER, LOGNAME).
 as_app() {
-  local runuser=runuser
+  local runuser
   if dry; then
     run runuser -u "$APP_USER" -- "$@"
     # The same hand-over, the same arguments, a harmless program for runuser.
     runuser=${DRY_RUN_PROBE:-true}
+  else
+    # By its full path: it lives in /usr/sbin, outside the PATH the site's
+    # environment gets.
+    runuser=$(command -v runuser) || die "runuser (util-linux) is not installed."
   fi
   with_site_env "$runuser" -u "$APP_USER" -- "$@"
 }

@@ -23,9 +23,11 @@ site_env_lines() {
     done <"$file"
   done
 }
+# By its full path: runuser is in /usr/sbin, outside the PATH given below.
+runuser=$(command -v runuser)
 # shellcheck disable=SC2016 # expanded by the inner shell, on purpose
 exec env -i PATH=/usr/bin:/bin HOME=/var/lib/findlabels LANG=C.UTF-8 bash --norc --noprofile -c '
   while IFS= read -r line; do export "${line?}"; done <&3
   exec 3<&-
-  exec "$@"' site-env runuser -u findlabels -- /opt/findlabels/venv/bin/python \
+  exec "$@"' site-env "$runuser" -u findlabels -- /opt/findlabels/venv/bin/python \
   /opt/findlabels/app/manage.py "$@" 3< <(site_env_lines)

@@ -429,3 +429,28 @@ def test_instances_behind_a_load_balancer_claim_no_address(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "associate-address" not in result.stdout
     assert "certbot" not in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runuser switches users only for root")
+def test_the_site_environment_reaches_a_command_run_as_another_user(tmp_path: Path) -> None:
+    """with_site_env + runuser for real (as `nobody`): exactly the site's settings arrive."""
+    env = tmp_path / "etc/findlabels/env"
+    env.parent.mkdir(parents=True)
+    env.write_text("# a comment\nDJANGO_SECRET_KEY=abc123\nDATABASE_URL=postgres://u@h/d?a=1&b=2\n")
+    (tmp_path / "etc/findlabels/env.local").write_text("EMAIL_HOST=smtp.example.com\n")
+    script = f"""
+        set -euo pipefail
+        source {BOOTSTRAP}
+        ROOT={tmp_path}
+        export LEAKY_OUTER_VARIABLE=1
+        with_site_env "$(command -v runuser)" -u nobody -- /usr/bin/env
+    """
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    seen = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert seen["DJANGO_SECRET_KEY"] == "abc123"
+    assert seen["DATABASE_URL"] == "postgres://u@h/d?a=1&b=2"
+    assert seen["EMAIL_HOST"] == "smtp.example.com"
+    assert seen["PATH"] == "/usr/bin:/bin"
+    assert seen["USER"] == "nobody"
+    assert "LEAKY_OUTER_VARIABLE" not in seen  # nothing of the caller's environment
