@@ -32,7 +32,7 @@ readonly CONFIG_KEYS=(
   DATABASE_ENGINE DATABASE_HOST DATABASE_PORT DATABASE_NAME DATABASE_USER DATABASE_SECRET_ARN
   DATABASE_INSTANCE_ID
   SITE_HOST DOMAIN_NAME LETSENCRYPT_EMAIL BEHIND_LOAD_BALANCER HTTPS_AT_LOAD_BALANCER
-  INSTANCE_COUNT STACK_NAME ELASTIC_IP_ALLOCATION_ID
+  INSTANCE_COUNT STACK_NAME ELASTIC_IP_ALLOCATION_ID DATABASE_APP_SECRET_ARN
 )
 readonly REQUIRED_KEYS=(
   APP_REPOSITORY APP_REF AWS_REGION AWS_STORAGE_BUCKET_NAME
@@ -68,6 +68,9 @@ readonly CLOUDWATCH_CONFIG=/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatc
 readonly RDS_CA_BUNDLE=/etc/findlabels/rds-ca-bundle.pem
 readonly RDS_CA_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 readonly GUNICORN_BIND=127.0.0.1:8000
+# The app's PostgreSQL role (the template's DatabaseAppSecret names it);
+# DATABASE_USER, the RDS master user, only migrates.
+readonly APP_DATABASE_USER=findlabels_app
 # Values go unquoted into systemd's EnvironmentFile and nginx's config.
 readonly SAFE_VALUE='^[^[:space:]"'\''`$\\]*$'
 
@@ -167,7 +170,7 @@ check_config() {
   : "${DATABASE_PORT:=5432}" "${DATABASE_HOST:=}" "${DATABASE_SECRET_ARN:=}"
   : "${DOMAIN_NAME:=}" "${LETSENCRYPT_EMAIL:=}"
   : "${BEHIND_LOAD_BALANCER:=0}" "${HTTPS_AT_LOAD_BALANCER:=0}" "${DATABASE_INSTANCE_ID:=}"
-  : "${INSTANCE_COUNT:=1}" "${ELASTIC_IP_ALLOCATION_ID:=}"
+  : "${INSTANCE_COUNT:=1}" "${ELASTIC_IP_ALLOCATION_ID:=}" "${DATABASE_APP_SECRET_ARN:=}"
   for key in "${REQUIRED_KEYS[@]}"; do
     [ -n "${!key:-}" ] || die "$key is not set (in $ETC_DIR/bootstrap.env or the environment)."
   done
@@ -182,8 +185,8 @@ check_config() {
   case $DATABASE_ENGINE in
     sqlite) ;;
     postgres)
-      if [ -z "$DATABASE_HOST" ] || [ -z "$DATABASE_SECRET_ARN" ]; then
-        die "DATABASE_ENGINE=postgres needs DATABASE_HOST and DATABASE_SECRET_ARN."
+      if [ -z "$DATABASE_HOST" ] || [ -z "$DATABASE_SECRET_ARN" ] || [ -z "$DATABASE_APP_SECRET_ARN" ]; then
+        die "DATABASE_ENGINE=postgres needs DATABASE_HOST, DATABASE_SECRET_ARN and DATABASE_APP_SECRET_ARN."
       fi
       ;;
     *) die "DATABASE_ENGINE must be sqlite or postgres, not $DATABASE_ENGINE." ;;
@@ -423,16 +426,20 @@ write_env() {
       # rotates the password. verify-full: the server's certificate must be
       # signed by RDS's authority and name DATABASE_HOST.
       printf '%s\n' \
-        "DATABASE_URL=postgres://$DATABASE_USER@$DATABASE_HOST:$DATABASE_PORT/$DATABASE_NAME?sslmode=verify-full&sslrootcert=$RDS_CA_BUNDLE" \
+        "DATABASE_URL=$(database_url "$APP_DATABASE_USER")" \
         "DATABASE_CONN_MAX_AGE=$(conn_max_age)" \
         "DATABASE_INSTANCE_ID=$DATABASE_INSTANCE_ID" \
         "PGPASSFILE=$VAR_DIR/pgpass" \
-        "DATABASE_SECRET_ARN=$DATABASE_SECRET_ARN"
+        "DATABASE_SECRET_ARN=$DATABASE_APP_SECRET_ARN"
     else
       printf '%s\n' "DATABASE_URL=sqlite:///$VAR_DIR/db/db.sqlite3"
     fi
   )
   [ "$FILE_CHANGED" = 0 ] || APP_CHANGED=1
+}
+
+database_url() {
+  printf '%s' "postgres://$1@$DATABASE_HOST:$DATABASE_PORT/$DATABASE_NAME?sslmode=verify-full&sslrootcert=$RDS_CA_BUNDLE"
 }
 
 # Each gunicorn thread keeps a connection for DATABASE_CONN_MAX_AGE seconds.
@@ -491,6 +498,23 @@ as_app() {
   with_site_env "$runuser" -u "$APP_USER" -- "$@"
 }
 
+# Run a command as root with the site's environment, the database's master
+# user in place of the app's: its password file is root's alone, so the app
+# (and anything that takes it over) never holds the right to change tables.
+as_database_owner() {
+  local -a owner=(
+    env "DATABASE_URL=$(database_url "$DATABASE_USER")" "DATABASE_SECRET_ARN=$DATABASE_SECRET_ARN"
+    "PGPASSFILE=$ETC_DIR/pgpass-admin" "DATABASE_APP_SECRET_ARN=$DATABASE_APP_SECRET_ARN"
+    PYTHONDONTWRITEBYTECODE=1
+  )
+  if dry; then
+    run "${owner[@]}" "$@"
+    with_site_env "${DRY_RUN_PROBE:-true}" "${owner[@]}" "$@"
+    return
+  fi
+  with_site_env "${owner[@]}" "$@"
+}
+
 # libpq checks the RDS server's certificate against this bundle.
 ensure_rds_ca_bundle() {
   [ "$DATABASE_ENGINE" = postgres ] || return 0
@@ -507,13 +531,16 @@ ensure_rds_ca_bundle() {
 
 prepare_app() {
   ensure_rds_ca_bundle
-  if [ "$DATABASE_ENGINE" = postgres ]; then
-    as_app "$VENV/bin/python" "$APP_DIR/deploy/aws_secrets.py" pgpass
-  fi
   # Several instances may boot at once: migrate.py takes a lock in PostgreSQL,
-  # snapshots the database when there is something to migrate, migrates and
-  # creates the cache table, all under that lock.
-  as_app "$VENV/bin/python" "$APP_DIR/deploy/migrate.py"
+  # snapshots the database when there is something to migrate, migrates,
+  # creates the cache table and grants the app's role its rows, under that lock.
+  if [ "$DATABASE_ENGINE" = postgres ]; then
+    as_database_owner "$VENV/bin/python" "$APP_DIR/deploy/aws_secrets.py" pgpass
+    as_database_owner "$VENV/bin/python" "$APP_DIR/deploy/migrate.py"
+    as_app "$VENV/bin/python" "$APP_DIR/deploy/aws_secrets.py" pgpass
+  else
+    as_app "$VENV/bin/python" "$APP_DIR/deploy/migrate.py"
+  fi
   as_app "$VENV/bin/python" "$APP_DIR/manage.py" collectstatic --noinput --verbosity 0
   # AWS mode's engine is Rekognition: the on-box model (minutes of work on the
   # first boot) only when env.local chooses FINDLABELS_DETECTOR=local.

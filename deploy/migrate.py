@@ -8,7 +8,10 @@ SQLite lives on one instance, so it needs no lock.
 
 Under the lock, in order: a snapshot of the database when there is something
 to migrate (a copy of the SQLite file in ``backups/``, or an RDS snapshot of
-``DATABASE_INSTANCE_ID``), the migrations, then ``createcachetable``.
+``DATABASE_INSTANCE_ID``), the migrations, then ``createcachetable``. On
+PostgreSQL it runs as the RDS master user and then gives the app's own role
+(``DATABASE_APP_SECRET_ARN``: its name and password) rights on the data only:
+the app can read and write rows, not create, alter or drop tables, nor roles.
 
 Run with the app's environment: ``venv/bin/python deploy/migrate.py``.
 """
@@ -84,6 +87,47 @@ def snapshot(connection: Any) -> str | None:
     return snapshot_rds(aws.client("rds"), instance_id)
 
 
+def ensure_app_role(cursor: Any, database_name: str, role: str, password: str) -> None:
+    """The app's login role: rows of this database's tables, and nothing more.
+
+    ``cursor`` is a psycopg cursor (or Django's wrapper of one) of the owner.
+    """
+    from psycopg import sql
+
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+    verb = "ALTER" if cursor.fetchone() else "CREATE"
+    name = sql.Identifier(role)
+    database = sql.Identifier(database_name)
+    statements = [
+        # The password goes over the (TLS) connection, never a command line.
+        sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+            name, sql.Literal(password)
+        ),
+        sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, name),
+        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name),
+        sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(
+            name
+        ),
+        sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {}").format(name),
+    ]
+    for statement in statements:
+        cursor.execute(statement.as_string(cursor.connection))
+
+
+def app_role_from_secret() -> tuple[str, str] | None:
+    """(role, password) from DATABASE_APP_SECRET_ARN, or None when there is none."""
+    arn = os.environ.get("DATABASE_APP_SECRET_ARN", "")
+    if not arn:
+        return None
+    import json
+
+    import aws_secrets  # beside this file: python puts the script's folder on sys.path
+
+    secret = json.loads(aws_secrets.secret_string(arn, os.environ.get("AWS_REGION")))
+    return str(secret["username"]), str(secret["password"])
+
+
 def migrate(connection: Any) -> None:
     from django.core.management import call_command
 
@@ -94,6 +138,11 @@ def migrate(connection: Any) -> None:
     # The database cache (rate limits, sessions) is a table too; made under
     # the same lock so two instances do not race to create it.
     call_command("createcachetable")
+    if connection.vendor == "postgresql":
+        role = app_role_from_secret()
+        if role:
+            with connection.cursor() as cursor:
+                ensure_app_role(cursor, connection.settings_dict["NAME"], *role)
 
 
 def main() -> None:

@@ -168,6 +168,12 @@ def for_moto(session: Any, parameters: dict[str, str], region: str) -> MotoStack
         )
         stack.made["DatabaseSecret"] = {"Arn": db_secret["ARN"], "Password": password}
         literals[("GetAtt", "Database", "MasterUserSecret.SecretArn")] = db_secret["ARN"]
+        app_secret = secrets.create_secret(
+            Name="findlabels-database-app",
+            SecretString=json.dumps({"username": "findlabels_app", "password": "app-password"}),
+        )
+        stack.made["DatabaseAppSecret"] = {"Arn": app_secret["ARN"]}
+        literals[("Ref", "DatabaseAppSecret")] = app_secret["ARN"]
 
     stack.after_create.append(_bucket_settings(session, region, resources["MediaBucket"]))
     for name, resource in list(resources.items()):

@@ -44,6 +44,7 @@ SQLITE_SINGLE = {
     "INSTANCE_COUNT": "1",
     "STACK_NAME": "findlabels",
     "ELASTIC_IP_ALLOCATION_ID": "eipalloc-0123456789abcdef0",
+    "DATABASE_APP_SECRET_ARN": "",
 }
 POSTGRES_BEHIND_ALB = {
     **SQLITE_SINGLE,
@@ -58,6 +59,7 @@ POSTGRES_BEHIND_ALB = {
     "DATABASE_INSTANCE_ID": "findlabels-database",
     "INSTANCE_COUNT": "3",
     "ELASTIC_IP_ALLOCATION_ID": "",
+    "DATABASE_APP_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-AbC",
 }
 LETSENCRYPT_SINGLE = {
     **SQLITE_SINGLE,
@@ -186,12 +188,20 @@ def test_postgres_behind_a_load_balancer_keeps_the_password_out_of_the_env(
     result = bootstrap(tmp_path, PRIVATE_ADDRESS="10.0.0.12")
     assert result.returncode == 0, result.stderr
     env = env_file(tmp_path)
+    # The app connects as its own role, which may change rows, not tables.
     assert env["DATABASE_URL"] == (
-        "postgres://findlabels@findlabels-database.abc.eu-west-1.rds.amazonaws.com:5432"
+        "postgres://findlabels_app@findlabels-database.abc.eu-west-1.rds.amazonaws.com:5432"
         "/findlabels?sslmode=verify-full&sslrootcert=/etc/findlabels/rds-ca-bundle.pem"
     )
     assert env["PGPASSFILE"] == "/var/lib/findlabels/pgpass"
-    assert env["DATABASE_SECRET_ARN"] == POSTGRES_BEHIND_ALB["DATABASE_SECRET_ARN"]
+    assert env["DATABASE_SECRET_ARN"] == POSTGRES_BEHIND_ALB["DATABASE_APP_SECRET_ARN"]
+    # Migrations run as root with the master user, whose password file is root's.
+    migrate = next(line for line in result.stdout.splitlines() if "deploy/migrate.py" in line)
+    assert "runuser" not in migrate
+    assert "DATABASE_URL=postgres://findlabels@findlabels-database." in migrate
+    assert "PGPASSFILE=/etc/findlabels/pgpass-admin" in migrate
+    # (printed shell-quoted: the "!" of RDS's secret name comes out as "\\!")
+    assert "DATABASE_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds" in migrate
     # The load balancer's health checks use the instance's private address as Host.
     assert env["DJANGO_ALLOWED_HOSTS"] == (
         "photos.example.com,findlabels-lb-1.eu-west-1.elb.amazonaws.com,10.0.0.12"
@@ -265,7 +275,7 @@ def test_a_certificate_switches_nginx_and_django_to_https(tmp_path: Path) -> Non
         ({"APP_REF": "v1.4"}, "APP_REF must be a full 40-character commit SHA"),
         ({"COGNITO_USER_POOL_ID": ""}, "COGNITO_USER_POOL_ID is not set"),
         ({"DATABASE_ENGINE": "mysql"}, "DATABASE_ENGINE must be sqlite or postgres"),
-        ({"DATABASE_ENGINE": "postgres"}, "needs DATABASE_HOST and DATABASE_SECRET_ARN"),
+        ({"DATABASE_ENGINE": "postgres"}, "needs DATABASE_HOST, DATABASE_SECRET_ARN and"),
         ({"BEHIND_LOAD_BALANCER": "1"}, "use postgres"),
     ],
 )

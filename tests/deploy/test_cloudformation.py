@@ -214,6 +214,7 @@ def test_only_this_stacks_secrets_are_readable(template: dict[str, Any]) -> None
     assert resources_of(secret_statements[0]) == [
         {"Ref": "DjangoSecretKey"},
         {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]},
+        {"Ref": "DatabaseAppSecret"},
         {"Ref": "DjangoSecretKey"},
     ]
 
@@ -445,6 +446,8 @@ def test_moto_builds_the_postgres_stack(aws_credentials: None) -> None:
         assert settings["DATABASE_HOST"] == endpoint["Address"]
         assert settings["DATABASE_PORT"] == "5432"
         assert settings["DATABASE_SECRET_ARN"] == stack.made["DatabaseSecret"]["Arn"]
+        assert settings["DATABASE_APP_SECRET_ARN"] == stack.made["DatabaseAppSecret"]["Arn"]
+        assert settings["DATABASE_INSTANCE_ID"] == stack.physical["Database"]
         rules = stack.ingress("DatabaseSecurityGroup")
         assert [(r["FromPort"], r["UserIdGroupPairs"][0]["GroupId"]) for r in rules] == [
             (5432, stack.physical["AppSecurityGroup"])

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg
 import pytest
 from moto import mock_aws
 
 from tests.conftest import run_bare
 
 from .conftest import DEPLOY
+from .test_production_smoke import Postgres, postgres  # noqa: F401 (the fixture)
 
 
 def load_migrate() -> Any:
@@ -122,3 +124,44 @@ def test_an_rds_snapshot_is_taken_and_waited_for(aws_credentials: None) -> None:
         assert [(s["DBInstanceIdentifier"], s["Status"]) for s in found] == [
             ("findlabels-db", "available")
         ]
+
+
+@pytest.mark.slow
+def test_the_app_role_may_change_rows_but_not_tables_or_roles(
+    postgres: Postgres,  # noqa: F811 (the fixture imported above)
+) -> None:
+    url = postgres.create_database("roles")
+    with psycopg.connect(url, autocommit=True) as owner:
+        owner.execute("CREATE TABLE gallery_photo (id serial PRIMARY KEY, name text)")
+        with owner.cursor() as cursor:
+            migrate.ensure_app_role(cursor, "roles", "findlabels_app", "first-password-1")
+            # A second run (every bootstrap) updates the same role.
+            migrate.ensure_app_role(cursor, "roles", "findlabels_app", "second-password-2")
+        # A table a later migration adds is granted on the next run.
+        owner.execute("CREATE TABLE gallery_label (id serial PRIMARY KEY)")
+        with owner.cursor() as cursor:
+            migrate.ensure_app_role(cursor, "roles", "findlabels_app", "second-password-2")
+
+    app_url = url.replace("postgres://postgres@", "postgres://findlabels_app@")
+    with psycopg.connect(app_url, autocommit=True) as app:
+        app.execute("INSERT INTO gallery_photo (name) VALUES ('cat.jpg')")
+        app.execute("UPDATE gallery_photo SET name = 'dog.jpg'")
+        assert app.execute("SELECT name FROM gallery_photo").fetchall() == [("dog.jpg",)]
+        app.execute("INSERT INTO gallery_label DEFAULT VALUES")
+        app.execute("DELETE FROM gallery_photo")
+        for statement in (
+            "CREATE TABLE mine (x int)",
+            "DROP TABLE gallery_photo",
+            "ALTER TABLE gallery_photo ADD COLUMN y int",
+            "TRUNCATE gallery_photo",
+            "CREATE ROLE intruder",
+            "ALTER ROLE findlabels_app SUPERUSER",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(statement)
+    roles = postgres.query(
+        "roles",
+        "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles "
+        "WHERE rolname = 'findlabels_app'",
+    )
+    assert roles == [(False, False, False)]
