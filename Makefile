@@ -32,9 +32,10 @@ serve:
 	@echo "Find the Labels on http://$(HOST):$(PORT)/  (emails are printed here; Ctrl-C stops)"
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Debian packages the tests drive: chromium (browser tests), nginx, shellcheck and
-# systemd-analyze (deploy checks). Installed only when missing and we are root.
-DEBIAN_TEST_PACKAGES := chromium nginx shellcheck systemd
+# Debian packages the tests drive: chromium (browser tests), nginx, shellcheck,
+# systemd-analyze and PostgreSQL's initdb/pg_ctl (deploy checks; they fail, not
+# skip, without them). Installed only when missing and we are root.
+DEBIAN_TEST_PACKAGES := chromium nginx shellcheck systemd postgresql
 system-deps:
 	@missing=""; \
 	for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
