@@ -48,7 +48,9 @@ def s3_storage(
     # client_config is given, so they go into the config itself.
     s3_config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": addressing}))
     return {
-        "BACKEND": "gallery.storage.PresignedS3Storage",
+        # django-storages presigns with botocore (about 0.25 ms a URL, 24 a
+        # gallery page), with no network call.
+        "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
             "region_name": region,

@@ -7,14 +7,17 @@ client method raising Cognito's real error shape.
 
 from __future__ import annotations
 
+import io
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import jwt.jwks_client
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
@@ -475,6 +478,29 @@ def test_the_backend_ignores_what_is_not_a_token(pool: Pool) -> None:
     assert CognitoBackend().authenticate(None) is None
 
 
+class JwksEndpoint:
+    """Stands in for urllib's opener inside PyJWKClient: records each fetch."""
+
+    def __init__(self, document: bytes | None) -> None:
+        self.document = document
+        self.fetched: list[tuple[str, float]] = []
+
+    def build_opener(self, *handlers: Any) -> JwksEndpoint:
+        return self
+
+    def open(self, request: urllib.request.Request, timeout: float) -> io.BytesIO:
+        self.fetched.append((request.full_url, timeout))
+        if self.document is None:
+            raise urllib.error.URLError("network is unreachable")
+        return io.BytesIO(self.document)
+
+
+def jwks_endpoint(monkeypatch: pytest.MonkeyPatch, document: bytes | None) -> JwksEndpoint:
+    endpoint = JwksEndpoint(document)
+    monkeypatch.setattr(jwt.jwks_client.urllib.request, "build_opener", endpoint.build_opener)
+    return endpoint
+
+
 def test_the_keys_are_fetched_once_from_the_endpoint(
     pool: Pool, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -482,28 +508,33 @@ def test_the_keys_are_fetched_once_from_the_endpoint(
     settings.AWS_ENDPOINT_URL = "http://127.0.0.1:5999"
     jwks.forget_fetched_keys()
     document = json.dumps(load_resource("cognitoidp/resources/jwks-public.json")).encode()
-    fetched: list[tuple[str, float]] = []
-
-    class Answer:
-        def __enter__(self) -> Answer:
-            return self
-
-        def __exit__(self, *_: object) -> None:
-            return None
-
-        def read(self) -> bytes:
-            return document
-
-    def urlopen(url: str, timeout: float) -> Answer:
-        fetched.append((url, timeout))
-        return Answer()
-
-    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    endpoint = jwks_endpoint(monkeypatch, document)
     for _ in range(3):
         assert jwks.verify_id_token(moto_token(pool))["sub"]
-    assert fetched == [
+    assert endpoint.fetched == [
         (f"http://127.0.0.1:5999/{pool.pool_id}/.well-known/jwks.json", jwks.FETCH_TIMEOUT_SECONDS)
     ]
+
+
+def test_an_unknown_key_fetches_again_but_not_at_every_token(
+    pool: Pool, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.COGNITO_JWKS = ""
+    settings.AWS_ENDPOINT_URL = "http://127.0.0.1:5999"
+    jwks.forget_fetched_keys()
+    document = json.dumps(load_resource("cognitoidp/resources/jwks-public.json")).encode()
+    endpoint = jwks_endpoint(monkeypatch, document)
+    assert jwks.verify_id_token(moto_token(pool))["sub"]
+    stranger = jwt.encode(
+        jwt.decode(moto_token(pool), options={"verify_signature": False}),
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        algorithm="RS256",
+        headers={"kid": "rotated"},
+    )
+    for _ in range(3):
+        with pytest.raises(jwks.TokenError, match="rotated"):
+            jwks.verify_id_token(stranger)
+    assert len(endpoint.fetched) == 1  # within REFETCH_AFTER_SECONDS of the first fetch
 
 
 def test_keys_that_cannot_be_fetched_refuse_sign_in_without_crashing(
@@ -512,12 +543,9 @@ def test_keys_that_cannot_be_fetched_refuse_sign_in_without_crashing(
     signed_up_and_confirmed(client, pool)
     settings.COGNITO_JWKS = ""
     jwks.forget_fetched_keys()
-
-    def unreachable(url: str, timeout: float) -> None:
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    endpoint = jwks_endpoint(monkeypatch, None)
     response = sign_in(client)
+    assert endpoint.fetched  # the keys were asked for, and could not be had
     assert response.status_code == 200 and UNAVAILABLE in response.content
     assert client.get("/").status_code == 302
 
