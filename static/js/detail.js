@@ -6,6 +6,15 @@ const summary = document.getElementById("none-above");
 const items = document.querySelectorAll("#labels [data-confidence], #stage [data-confidence]");
 const labelItems = document.querySelectorAll("#labels [data-confidence]");
 
+// Boxes are placed here, not by style attributes: the Content-Security-Policy
+// allows no inline styles. data-box is "left top width height" in percent.
+for (const box of document.querySelectorAll("#stage [data-box]")) {
+  const [left, top, width, height] = box.dataset.box.split(" ");
+  Object.assign(box.style, {
+    left: `${left}%`, top: `${top}%`, width: `${width}%`, height: `${height}%`,
+  });
+}
+
 function applyThreshold() {
   const threshold = Number(slider.value);
   output.textContent = slider.value;

@@ -46,8 +46,18 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
+    # The site's Content-Security-Policy is enforced in every browser test:
+    # chromium reports each refused script, style or image on the console.
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert refused == [], "the page broke its own Content-Security-Policy"
 
 
 @pytest.fixture

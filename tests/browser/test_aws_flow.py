@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from findlabels import aws
+from findlabels.policy import content_security_policy
 from gallery.detection import get_detector
 from tools import aws_local
 
@@ -54,6 +55,9 @@ def aws_mode(settings: Any, monkeypatch: Any) -> Iterator[aws_local.LocalAws]:
             aws.botocore_config(5, 30, 3),
         ),
     }
+    settings.CONTENT_SECURITY_POLICY = content_security_policy(
+        aws.bucket_origins(env["AWS_STORAGE_BUCKET_NAME"], env["AWS_REGION"], local.endpoint)
+    )
     aws.client.cache_clear()
     get_detector.cache_clear()
     yield local

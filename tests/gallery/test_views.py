@@ -184,7 +184,7 @@ def test_detail_shows_labels_boxes_and_the_users_slider_value(
     content = owner_client.get(url("detail", image)).content.decode()
     assert 'value="60"' in content
     assert 'class="box" data-confidence="96.500"' in content
-    assert "left:10.000%;top:20.000%;width:50.000%;height:60.000%" in content
+    assert 'data-box="10.000 20.000 50.000 60.000"' in content
     assert "Pet › Mammal › Animal" in content
     # Below the slider's value: rendered but hidden until the slider moves.
     assert '<li data-confidence="42.000" hidden>' in content
