@@ -1,8 +1,9 @@
 """Cognito accounts against moto's in-process user pool; nothing reaches the internet.
 
-moto takes any confirmation code and does not check the password in SRP
-sign-in, so those refusals are made with botocore's Stubber or a patched
-client method raising Cognito's real error shape.
+moto takes any confirmation code, so those refusals are made with botocore's
+Stubber or a patched client method raising Cognito's real error shape. moto's
+SRP sign-in takes any password too; the pool fixture has moto check the
+password handed to SRP (checks_srp_passwords), as Cognito would.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import Client
 from moto import mock_aws
 from moto.utilities.utils import load_resource
+from pycognito.aws_srp import AWSSRP
 
 from accounts.cognito import jwks
 from accounts.cognito.backend import CognitoBackend
@@ -70,7 +72,7 @@ class Pool:
 
 
 @pytest.fixture
-def pool(settings: Any, aws_credentials: None) -> Iterator[Pool]:
+def pool(settings: Any, aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pool]:
     settings.AWS_REGION = REGION
     settings.AWS_ENDPOINT_URL = None
     with mock_aws():
@@ -88,9 +90,36 @@ def pool(settings: Any, aws_credentials: None) -> Iterator[Pool]:
             "django.contrib.auth.backends.ModelBackend",
         ]
         settings.ROOT_URLCONF = "tests.accounts.cognito_urls"
-        yield Pool(idp, pool_id, client_id)
+        pool = Pool(idp, pool_id, client_id)
+        checks_srp_passwords(pool, monkeypatch)
+        yield pool
     aws.client.cache_clear()
     jwks.forget_fetched_keys()
+
+
+def checks_srp_passwords(pool: Pool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto refuse an SRP sign-in with a password Cognito does not hold, as Cognito does.
+
+    moto's SRP flow takes any password, so a sign-in that handed SRP another
+    password than the one typed would pass every test. The password SRP is
+    given is first tried in USER_PASSWORD_AUTH, where moto does compare it.
+    """
+    original = AWSSRP.authenticate_user
+
+    def authenticate_user(srp: AWSSRP, *args: Any, **kwargs: Any) -> Any:
+        try:
+            pool.idp.initiate_auth(
+                ClientId=pool.client_id,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": srp.username, "PASSWORD": srp.password},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NotAuthorizedException":
+                raise
+            # Unknown or unconfirmed: moto's SRP flow answers that as Cognito does.
+        return original(srp, *args, **kwargs)
+
+    monkeypatch.setattr(AWSSRP, "authenticate_user", authenticate_user)
 
 
 def sign_up(client: Client, email: str = EMAIL, password: str = PASSWORD) -> Any:
@@ -174,11 +203,6 @@ def test_a_wrong_password_says_so(
     client: Client, pool: Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     signed_up_and_confirmed(client, pool)
-
-    def refuse(**_: Any) -> None:
-        raise client_error("NotAuthorizedException", "Incorrect username or password.")
-
-    monkeypatch.setattr(pool.idp, "respond_to_auth_challenge", refuse)
     response = sign_in(client, password="Wrong-Horse-42")
     assert response.status_code == 200
     assert b"Email or password is not correct." in response.content
