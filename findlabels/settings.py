@@ -11,8 +11,9 @@ from typing import Any
 
 import dj_database_url
 
-from .aws import botocore_config, s3_storage
+from .aws import botocore_config, bucket_origins, s3_storage
 from .env import env_bool, env_choice, env_int, env_list, env_path, env_required, env_str
+from .policy import content_security_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("FINDLABELS_VAR_DIR", BASE_DIR / "var")
@@ -62,12 +63,14 @@ INSTALLED_APPS = [
     "ninja",
     "allauth",
     "allauth.account",
+    "csp",
     "accounts",
     "gallery",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -203,6 +206,15 @@ STORAGES = {
     "default": _DEFAULT_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# One Content-Security-Policy, the app's (findlabels/policy.py); nginx sends a
+# copy of it only with what it serves itself.
+MEDIA_ORIGINS = (
+    bucket_origins(AWS_STORAGE_BUCKET_NAME, AWS_REGION, AWS_ENDPOINT_URL)
+    if FINDLABELS_STORAGE == "s3"
+    else []
+)
+CONTENT_SECURITY_POLICY = content_security_policy(MEDIA_ORIGINS)
 
 # Uploads larger than this go to a temporary file instead of memory, in the
 # state folder: /tmp is a RAM tmpfs on Amazon Linux 2023, where 200 MB bodies

@@ -1,26 +1,25 @@
 """Checking the ID tokens Cognito returns, against the user pool's public keys.
 
-The keys come from ``settings.COGNITO_JWKS`` (JSON) when it is set, otherwise
-from the pool's ``jwks.json``, fetched once per process with a timeout.
+The keys come from ``settings.COGNITO_JWKS`` (JSON) when it is set, a fixed
+key set; otherwise from the pool's ``jwks.json`` through PyJWT's
+``PyJWKClient``, which fetches it with a timeout, caches it and fetches again
+when a token names a key it does not hold.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import logging
 import threading
-import time
-import urllib.request
 from functools import lru_cache
 from typing import Any
 
 import jwt
 from django.conf import settings
 
-log = logging.getLogger(__name__)
-
 FETCH_TIMEOUT_SECONDS = 5
+# Cognito rotates its keys rarely; the set is kept this long before it is
+# fetched again, so a sign-in almost never waits on Cognito for keys.
+KEYS_LIFESPAN_SECONDS = 6 * 3600
 # A token signed with a key we do not hold may mean Cognito rotated its keys;
 # fetch again then, but not more often than this, so bad tokens cannot make
 # every request wait on Cognito.
@@ -29,8 +28,8 @@ REFETCH_AFTER_SECONDS = 300
 LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "token_use"]
 
-_fetched: dict[str, tuple[float, jwt.PyJWKSet]] = {}
-_fetch_lock = threading.Lock()
+_clients: dict[str, jwt.PyJWKClient] = {}
+_clients_lock = threading.Lock()
 
 
 class TokenError(Exception):
@@ -81,10 +80,27 @@ def _signing_key(kid: str) -> Any:
     configured = getattr(settings, "COGNITO_JWKS", "")
     if configured:
         return _find(_parse(configured), kid)
-    keys = _fetched_keys(jwks_url())
-    if kid not in {str(key.key_id) for key in keys.keys}:
-        keys = _fetched_keys(jwks_url(), refresh=True)
-    return _find(keys, kid)
+    try:
+        return _client(jwks_url()).get_signing_key(kid).key
+    except jwt.PyJWKClientConnectionError as error:
+        raise TokenError(f"could not fetch the user pool's keys: {error}") from error
+    except jwt.PyJWTError as error:  # no such key, or the endpoint sent no key set
+        raise TokenError(f"token refused: {error}") from error
+
+
+def _client(url: str) -> jwt.PyJWKClient:
+    """One key client per JWKS address per process: PyJWKClient holds the cache."""
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = jwt.PyJWKClient(
+                url,
+                lifespan=KEYS_LIFESPAN_SECONDS,
+                timeout=FETCH_TIMEOUT_SECONDS,
+                cooldown_duration=REFETCH_AFTER_SECONDS,
+            )
+            _clients[url] = client
+        return client
 
 
 def _find(keys: jwt.PyJWKSet, kid: str) -> Any:
@@ -102,31 +118,7 @@ def _parse(document: str) -> jwt.PyJWKSet:
         raise TokenError(f"COGNITO_JWKS is not a JSON Web Key Set: {error}") from error
 
 
-def _fetched_keys(url: str, refresh: bool = False) -> jwt.PyJWKSet:
-    with _fetch_lock:
-        cached = _fetched.get(url)
-        if cached is not None:
-            fetched_at, keys = cached
-            stale = time.monotonic() - fetched_at > REFETCH_AFTER_SECONDS
-            if not (refresh and stale):
-                return keys
-        keys = _fetch(url)
-        _fetched[url] = (time.monotonic(), keys)
-        return keys
-
-
-def _fetch(url: str) -> jwt.PyJWKSet:
-    try:
-        # The URL is built from settings (https, or the configured endpoint).
-        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
-            document = response.read()
-        return jwt.PyJWKSet.from_dict(json.loads(document))
-    except (OSError, http.client.HTTPException, ValueError, jwt.PyJWTError) as error:
-        log.error("Could not fetch the Cognito user pool's keys from %s: %s", url, error)
-        raise TokenError(f"could not fetch the user pool's keys: {error}") from error
-
-
 def forget_fetched_keys() -> None:
     """For tests, and for a process that must see new keys at once."""
-    with _fetch_lock:
-        _fetched.clear()
+    with _clients_lock:
+        _clients.clear()

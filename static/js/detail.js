@@ -6,6 +6,15 @@ const summary = document.getElementById("none-above");
 const items = document.querySelectorAll("#labels [data-confidence], #stage [data-confidence]");
 const labelItems = document.querySelectorAll("#labels [data-confidence]");
 
+// Boxes are placed here, not by style attributes: the Content-Security-Policy
+// allows no inline styles. data-box is "left top width height" in percent.
+for (const box of document.querySelectorAll("#stage [data-box]")) {
+  const [left, top, width, height] = box.dataset.box.split(" ");
+  Object.assign(box.style, {
+    left: `${left}%`, top: `${top}%`, width: `${width}%`, height: `${height}%`,
+  });
+}
+
 function applyThreshold() {
   const threshold = Number(slider.value);
   output.textContent = slider.value;
@@ -59,15 +68,16 @@ if (addInput && addOptions) {
 }
 
 // The stage keeps the photo's shape, as large as the screen allows (small photos
-// are scaled up), and the boxes sit on it as percentages of its size.
+// are scaled up); the boxes above sit on it as percentages of its size.
 const stage = document.getElementById("stage");
 if (stage) {
   const ratio = Number(stage.dataset.width) / Number(stage.dataset.height);
   stage.style.setProperty("--ratio", String(ratio));
-  for (const box of stage.querySelectorAll(".box[data-box]")) {
-    const [left, top, width, height] = box.dataset.box.split(" ");
-    Object.assign(box.style, { left: `${left}%`, top: `${top}%`, width: `${width}%`, height: `${height}%` });
-  }
+}
+
+// Colour swatches take their colour from data-color, for the same reason.
+for (const swatch of document.querySelectorAll(".swatch[data-color]")) {
+  swatch.style.backgroundColor = swatch.dataset.color;
 }
 
 // Newer / older photo with the arrow keys, back to the gallery with Escape, and

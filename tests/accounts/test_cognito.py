@@ -1,20 +1,24 @@
 """Cognito accounts against moto's in-process user pool; nothing reaches the internet.
 
-moto takes any confirmation code and does not check the password in SRP
-sign-in, so those refusals are made with botocore's Stubber or a patched
-client method raising Cognito's real error shape.
+moto takes any confirmation code, so those refusals are made with botocore's
+Stubber or a patched client method raising Cognito's real error shape. moto's
+SRP sign-in takes any password too; the pool fixture has moto check the
+password handed to SRP (checks_srp_passwords), as Cognito would.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import jwt.jwks_client
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
@@ -22,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import Client
 from moto import mock_aws
 from moto.utilities.utils import load_resource
+from pycognito.aws_srp import AWSSRP
 
 from accounts.cognito import jwks
 from accounts.cognito.backend import CognitoBackend
@@ -67,7 +72,7 @@ class Pool:
 
 
 @pytest.fixture
-def pool(settings: Any, aws_credentials: None) -> Iterator[Pool]:
+def pool(settings: Any, aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pool]:
     settings.AWS_REGION = REGION
     settings.AWS_ENDPOINT_URL = None
     with mock_aws():
@@ -85,9 +90,36 @@ def pool(settings: Any, aws_credentials: None) -> Iterator[Pool]:
             "django.contrib.auth.backends.ModelBackend",
         ]
         settings.ROOT_URLCONF = "tests.accounts.cognito_urls"
-        yield Pool(idp, pool_id, client_id)
+        pool = Pool(idp, pool_id, client_id)
+        checks_srp_passwords(pool, monkeypatch)
+        yield pool
     aws.client.cache_clear()
     jwks.forget_fetched_keys()
+
+
+def checks_srp_passwords(pool: Pool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto refuse an SRP sign-in with a password Cognito does not hold, as Cognito does.
+
+    moto's SRP flow takes any password, so a sign-in that handed SRP another
+    password than the one typed would pass every test. The password SRP is
+    given is first tried in USER_PASSWORD_AUTH, where moto does compare it.
+    """
+    original = AWSSRP.authenticate_user
+
+    def authenticate_user(srp: AWSSRP, *args: Any, **kwargs: Any) -> Any:
+        try:
+            pool.idp.initiate_auth(
+                ClientId=pool.client_id,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": srp.username, "PASSWORD": srp.password},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NotAuthorizedException":
+                raise
+            # Unknown or unconfirmed: moto's SRP flow answers that as Cognito does.
+        return original(srp, *args, **kwargs)
+
+    monkeypatch.setattr(AWSSRP, "authenticate_user", authenticate_user)
 
 
 def sign_up(client: Client, email: str = EMAIL, password: str = PASSWORD) -> Any:
@@ -171,11 +203,6 @@ def test_a_wrong_password_says_so(
     client: Client, pool: Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     signed_up_and_confirmed(client, pool)
-
-    def refuse(**_: Any) -> None:
-        raise client_error("NotAuthorizedException", "Incorrect username or password.")
-
-    monkeypatch.setattr(pool.idp, "respond_to_auth_challenge", refuse)
     response = sign_in(client, password="Wrong-Horse-42")
     assert response.status_code == 200
     assert b"Email or password is not correct." in response.content
@@ -475,6 +502,29 @@ def test_the_backend_ignores_what_is_not_a_token(pool: Pool) -> None:
     assert CognitoBackend().authenticate(None) is None
 
 
+class JwksEndpoint:
+    """Stands in for urllib's opener inside PyJWKClient: records each fetch."""
+
+    def __init__(self, document: bytes | None) -> None:
+        self.document = document
+        self.fetched: list[tuple[str, float]] = []
+
+    def build_opener(self, *handlers: Any) -> JwksEndpoint:
+        return self
+
+    def open(self, request: urllib.request.Request, timeout: float) -> io.BytesIO:
+        self.fetched.append((request.full_url, timeout))
+        if self.document is None:
+            raise urllib.error.URLError("network is unreachable")
+        return io.BytesIO(self.document)
+
+
+def jwks_endpoint(monkeypatch: pytest.MonkeyPatch, document: bytes | None) -> JwksEndpoint:
+    endpoint = JwksEndpoint(document)
+    monkeypatch.setattr(jwt.jwks_client.urllib.request, "build_opener", endpoint.build_opener)
+    return endpoint
+
+
 def test_the_keys_are_fetched_once_from_the_endpoint(
     pool: Pool, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -482,28 +532,33 @@ def test_the_keys_are_fetched_once_from_the_endpoint(
     settings.AWS_ENDPOINT_URL = "http://127.0.0.1:5999"
     jwks.forget_fetched_keys()
     document = json.dumps(load_resource("cognitoidp/resources/jwks-public.json")).encode()
-    fetched: list[tuple[str, float]] = []
-
-    class Answer:
-        def __enter__(self) -> Answer:
-            return self
-
-        def __exit__(self, *_: object) -> None:
-            return None
-
-        def read(self) -> bytes:
-            return document
-
-    def urlopen(url: str, timeout: float) -> Answer:
-        fetched.append((url, timeout))
-        return Answer()
-
-    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    endpoint = jwks_endpoint(monkeypatch, document)
     for _ in range(3):
         assert jwks.verify_id_token(moto_token(pool))["sub"]
-    assert fetched == [
+    assert endpoint.fetched == [
         (f"http://127.0.0.1:5999/{pool.pool_id}/.well-known/jwks.json", jwks.FETCH_TIMEOUT_SECONDS)
     ]
+
+
+def test_an_unknown_key_fetches_again_but_not_at_every_token(
+    pool: Pool, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.COGNITO_JWKS = ""
+    settings.AWS_ENDPOINT_URL = "http://127.0.0.1:5999"
+    jwks.forget_fetched_keys()
+    document = json.dumps(load_resource("cognitoidp/resources/jwks-public.json")).encode()
+    endpoint = jwks_endpoint(monkeypatch, document)
+    assert jwks.verify_id_token(moto_token(pool))["sub"]
+    stranger = jwt.encode(
+        jwt.decode(moto_token(pool), options={"verify_signature": False}),
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        algorithm="RS256",
+        headers={"kid": "rotated"},
+    )
+    for _ in range(3):
+        with pytest.raises(jwks.TokenError, match="rotated"):
+            jwks.verify_id_token(stranger)
+    assert len(endpoint.fetched) == 1  # within REFETCH_AFTER_SECONDS of the first fetch
 
 
 def test_keys_that_cannot_be_fetched_refuse_sign_in_without_crashing(
@@ -512,12 +567,9 @@ def test_keys_that_cannot_be_fetched_refuse_sign_in_without_crashing(
     signed_up_and_confirmed(client, pool)
     settings.COGNITO_JWKS = ""
     jwks.forget_fetched_keys()
-
-    def unreachable(url: str, timeout: float) -> None:
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    endpoint = jwks_endpoint(monkeypatch, None)
     response = sign_in(client)
+    assert endpoint.fetched  # the keys were asked for, and could not be had
     assert response.status_code == 200 and UNAVAILABLE in response.content
     assert client.get("/").status_code == 302
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,18 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
+    # The site's Content-Security-Policy is enforced in every browser test:
+    # chromium reports each refused script, style or image on the console.
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert refused == [], "the page broke its own Content-Security-Policy"
 
 
 @pytest.fixture
@@ -60,3 +71,44 @@ def shot(page: Any, request: Any) -> Any:
         page.screenshot(path=str(folder / f"{next(counter):02d}-{step}.png"), full_page=True)
 
     return take
+
+
+# A request the page makes on a timer (a delayed save) must still be seen:
+# "no request" is asserted only after the network was idle this long.
+QUIET_SECONDS = 2.0
+
+
+class Requests:
+    """The requests a page makes from now on, and when the network last moved."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.urls: list[str] = []
+        self.in_flight = 0
+        self.last_activity = time.monotonic()
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, request: Any) -> None:
+        self.urls.append(request.url)
+        self.in_flight += 1
+        self.last_activity = time.monotonic()
+
+    def _ended(self, request: Any) -> None:
+        self.in_flight -= 1
+        self.last_activity = time.monotonic()
+
+    def after_quiet(self, seconds: float = QUIET_SECONDS, limit: float = 30.0) -> list[str]:
+        """The URLs requested, once nothing was in flight or started for ``seconds``.
+
+        The quiet time counts from this call at the earliest, so whatever the
+        page set off before (a timer started by the last input) has had as long.
+        """
+        self.last_activity = max(self.last_activity, time.monotonic())
+        deadline = time.monotonic() + limit
+        while self.in_flight or time.monotonic() - self.last_activity < seconds:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the network never went quiet for {seconds} s: {self.urls}")
+            self.page.wait_for_timeout(100)  # lets Playwright deliver the page's events
+        return self.urls

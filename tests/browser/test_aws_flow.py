@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from findlabels import aws
+from findlabels.policy import content_security_policy
 from gallery.detection import get_detector
+from tests.browser.conftest import Requests
 from tools import aws_local
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -55,6 +57,9 @@ def aws_mode(settings: Any, monkeypatch: Any) -> Iterator[aws_local.LocalAws]:
             aws.botocore_config(5, 30, 3),
         ),
     }
+    settings.CONTENT_SECURITY_POLICY = content_security_policy(
+        aws.bucket_origins(env["AWS_STORAGE_BUCKET_NAME"], env["AWS_REGION"], local.endpoint)
+    )
     aws.client.cache_clear()
     get_detector.cache_clear()
     yield local
@@ -111,10 +116,9 @@ def test_cognito_sign_up_s3_gallery_and_rekognition_labels(
     # The page itself may still be fetching its image and logo; only then listen.
     page.wait_for_load_state("networkidle")
 
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
+    requests = Requests(page)
     page.locator("#confidence").fill("100")
     assert page.locator("#labels li[data-confidence]:visible").count() == 0
     page.locator("#confidence").fill("0")
     assert page.locator("#labels li[data-confidence]:visible").count() == len(names)
-    assert requests == [], "the slider never calls the server or Rekognition"
+    assert requests.after_quiet() == [], "the slider never calls the server or Rekognition"

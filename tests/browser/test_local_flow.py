@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 
 from gallery.models import Image
+from tests.browser.conftest import Requests
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -99,8 +100,7 @@ def test_sign_up_upload_detect_filter_and_delete(
     # The page itself may still be fetching its image and logo; only then listen.
     page.wait_for_load_state("networkidle")
 
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
+    requests = Requests(page)
     page.locator("#confidence").fill("95")
     shot("slider-95")
     for element in page.locator("[data-confidence]").all():
@@ -114,7 +114,7 @@ def test_sign_up_upload_detect_filter_and_delete(
     ]
     assert any(c < 95 for c in confidences), "some labels were hidden by the slider"
     assert page.locator("#none-above").inner_text().endswith("below 95% hidden.")
-    assert requests == [], "moving the slider must not call the server"
+    assert requests.after_quiet() == [], "moving the slider must not call the server"
 
     page.locator(".actions a.danger").click()  # leaving the page saves the slider
     shot("confirm-delete")

@@ -67,7 +67,7 @@ def test_the_owner_sees_colour_swatches_brightness_and_sharpness(
 
     content = detail(owner_client, image)
 
-    assert '<span class="swatch" style="background:#939393"></span>gray <small>69%</small>' in (
+    assert '<span class="swatch" data-color="#939393"></span>gray <small>69%</small>' in (
         content
     )
     assert "white <small>31%</small>" in content

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core.cache import caches
+from django.core.management import call_command
 
+from findlabels import settings as production_settings
 from gallery import ratelimit
 from gallery.ratelimit import allow_detect
 
 
+@pytest.fixture(params=["production", "locmem"])
+def cache_backend(request: pytest.FixtureRequest, settings: Any) -> None:
+    """Production's shared database cache (whose incr() rewrites the expiry), and locmem."""
+    if request.param == "production":
+        request.getfixturevalue("db")
+        settings.CACHES = {**settings.CACHES, "default": production_settings.CACHES["default"]}
+        call_command("createcachetable", verbosity=0)  # the test database was made for locmem
+
+
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """A settable time.time for the module; starts at the beginning of a minute."""
+def clock(cache_backend: None, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """A settable clock for the rate limiter alone; starts at the beginning of a minute.
+
+    Only the module's own time moves: the cache's expiry keeps real time, so
+    a limit that relied on cache entries expiring, instead of on its window,
+    would never reset here, as it would not in production.
+    """
     now = [1_800_000_000.0]
-    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: now[0]))
     return now
 
 
@@ -42,8 +60,8 @@ def test_a_new_minute_starts_a_new_count(settings: Any, clock: list[float]) -> N
 def test_a_count_evicted_between_add_and_incr_starts_again(
     settings: Any, clock: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def evicted(key: str, delta: int = 1) -> int:
+    def evicted(cache: Any, key: str, delta: int = 1, version: Any = None) -> int:
         raise ValueError(f"Key {key!r} not found")
 
-    monkeypatch.setattr(ratelimit.cache, "incr", evicted)
+    monkeypatch.setattr(type(caches["default"]), "incr", evicted)
     assert allow_detect(1) is True
