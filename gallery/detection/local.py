@@ -1,15 +1,20 @@
-"""The on-box engine: EfficientNet-Lite, a label taxonomy and a face detector.
+"""The on-box engine: EfficientNet-Lite, a label taxonomy, faces and objects.
 
 Everything runs in-process with ONNX Runtime; no network at run time. The
-classifier's 1000 ImageNet probabilities go through the curated taxonomy
-(:mod:`.taxonomy`) to become labels a person uses, and BlazeFace
-(:mod:`.faces`) adds Person and Face, which ImageNet lacks.
+photo is decoded once, at the size the largest model needs, and every model
+reads that picture. The classifier's 1000 ImageNet probabilities go through
+the curated taxonomy (:mod:`.taxonomy`) to become labels a person uses;
+BlazeFace (:mod:`.faces`) adds Person and Face, which ImageNet lacks; NanoDet
+(:mod:`.objects`) adds COCO-80 objects with boxes. :func:`fuse_objects`
+merges the three so that a dog seen by the classifier and the detector is
+one Dog label with its boxes.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,10 +25,12 @@ from PIL import Image
 from .conf import setting
 from .efficientnet import INPUT_NAME, OUTPUT_NAME, Variant, cache_dir, ensure_model, variant_named
 from .faces import FaceDetector
+from .objects import EXTRA_PARENTS, Box, ObjectDetector
+from .objects import MIN_SIDE as OBJECTS_MIN_SIDE
 from .preprocess import load_image, to_classifier_input
 from .runtime import LOAD_ERRORS, default_threads, new_session
 from .taxonomy import Taxonomy
-from .types import Detection, DetectionError, Label
+from .types import BoundingBox, Detection, DetectionError, Instance, Label
 
 # Labels below this confidence (percent, like Label.confidence) are not worth
 # storing: the detail page's slider starts far above it, and the long tail of
@@ -80,22 +87,24 @@ class LocalDetector:
 
     @property
     def model_version(self) -> str:
-        return f"{self.variant.name}+taxonomy-{Taxonomy.load().version}+{FaceDetector.version}"
+        return (
+            f"{self.variant.name}+taxonomy-{Taxonomy.load().version}"
+            f"+{FaceDetector.version}+{ObjectDetector.version}"
+        )
 
     def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
         """Labels for an encoded image; ``storage_name`` is unused (bytes suffice)."""
-        # Decoded just large enough for the classifier's crop; the face
-        # detector looks at 192 px, so this serves it too.
-        img = load_image(data, min_side=self.variant.min_side)
-        # The face model's small layers leave cores idle; run beside the
-        # classifier, it costs ~4 ms less per photo on two cores.
+        # One decode, just large enough for the classifier's crop and for the
+        # object detector's 416-pixel input; faces look at 192 px.
+        img = load_image(data, min_side=max(self.variant.min_side, OBJECTS_MIN_SIDE))
+        # The small models leave cores idle between layers; run beside the
+        # classifier, they cost less than one after the other.
         faces = _background().submit(FaceDetector.load().detect, img)
+        boxes = _background().submit(ObjectDetector.load().detect, img)
         probabilities = self.classify(img)
-        labels = [
-            *Taxonomy.load().labels_from_probabilities(probabilities, floor=self.floor),
-            *faces.result(),
-        ]
-        return Detection(self.name, self.model_version, tuple(merge_labels(labels)))
+        classified = Taxonomy.load().labels_from_probabilities(probabilities, floor=self.floor)
+        labels = fuse_objects(classified, faces.result(), boxes.result(), floor=self.floor)
+        return Detection(self.name, self.model_version, tuple(labels))
 
     def classify(self, img: Image.Image) -> np.ndarray:
         """The 1000 ImageNet-1k class probabilities for an upright RGB image."""
@@ -125,6 +134,7 @@ class LocalDetector:
         self.session()
         Taxonomy.load()
         FaceDetector.load()
+        ObjectDetector.load()
 
     def _shared_session(self) -> ort.InferenceSession:
         path = self._model_path()
@@ -161,6 +171,133 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - float(np.max(logits))
     exp = np.exp(shifted)
     return exp / exp.sum()
+
+
+# Object boxes fainter than this (percent) are not stored: NanoDet lists
+# every candidate above 5%, mostly noise a person would never want drawn.
+BOX_FLOOR = 20.0
+# Boxes of two classes this much on the same spot (IoU) are rival readings
+# of one object.
+RIVAL_IOU = 0.5
+# Labels a detector class shares in name, not in meaning, with the
+# classifier's taxonomy: ImageNet's kite is the bird, COCO's the toy.
+NOT_THE_SAME_THING = frozenset({"Kite"})
+
+
+def fuse_objects(
+    classified: Sequence[Label], faces: Sequence[Label], boxes: Sequence[Box], *, floor: float
+) -> list[Label]:
+    """One list of labels from the classifier, the face detector and the object boxes.
+
+    NanoDet is weak alone, so each box's score (its estimate that the box
+    is right) is combined with the other models:
+
+    - agreement raises it: the classifier's confidence in the same label
+      (a face inside a person box, for Person) is a second, independent
+      opinion (see ``_agreement``);
+    - contradiction lowers it: where a box of another class covers the same
+      spot with a higher combined score, this box is multiplied by
+      (1 - that score) (the cat NanoDet also calls a dog).
+
+    The label's confidence is the best of its boxes and the classifier's
+    own; its parents come from the taxonomy (or ``objects.EXTRA_PARENTS``)
+    and are raised to at least the child's confidence, as the taxonomy's
+    sums already do for the classifier's labels.
+    """
+    said = {label.name: label.confidence / 100.0 for label in classified}
+    face_boxes = [
+        instance for label in faces if label.name == "Face" for instance in label.instances
+    ]
+    agreed = _agreement(boxes, said, face_boxes)
+    fused = list(agreed)
+    for index, box in enumerate(boxes):
+        for other, rival in enumerate(boxes):
+            if (
+                rival.label != box.label
+                and agreed[other] > agreed[index]
+                and _iou(box.bounding_box, rival.bounding_box) >= RIVAL_IOU
+            ):
+                fused[index] = min(fused[index], agreed[index] * (1.0 - agreed[other]))
+    found: dict[str, list[Instance]] = {}
+    best: dict[str, float] = {}
+    for box, score in zip(boxes, fused, strict=True):
+        confidence = score * 100.0
+        best[box.label] = max(best.get(box.label, 0.0), confidence)
+        if confidence >= BOX_FLOOR:
+            found.setdefault(box.label, []).append(Instance(box.bounding_box, confidence))
+    detected: list[Label] = []
+    for name, confidence in best.items():
+        if confidence < floor:
+            continue
+        parents = _parents(name)
+        instances = tuple(sorted(found.get(name, []), key=lambda i: i.confidence, reverse=True))
+        detected.append(Label(name, confidence, parents=parents, instances=instances))
+        for depth, parent in enumerate(parents):
+            detected.append(Label(parent, confidence, parents=parents[depth + 1 :]))
+    return merge_labels([*classified, *faces, *detected])
+
+
+def _agreement(
+    boxes: Sequence[Box], said: dict[str, float], faces: Sequence[Instance]
+) -> list[float]:
+    """Each box's score raised by the other models' agreement.
+
+    A face says where a person is, so it raises the best person box it sits in.
+    The classifier only says what the photo shows, not where: its confidence
+    raises the best box of that label by 1 - (1 - box) * (1 - classifier),
+    and the label's weaker boxes by the same ratio, so that a faint duplicate
+    stays faint.
+    """
+    top: dict[str, float] = {}
+    for box in boxes:
+        top[box.label] = max(top.get(box.label, 0.0), box.score)
+    # A face belongs to one person: the best person box it sits in (boxes
+    # come best first).
+    unclaimed = list(faces)
+    agreed = []
+    for box in boxes:
+        if box.label == "Person":
+            inside = [face for face in unclaimed if _inside(face.bounding_box, box)]
+            second = max((face.confidence / 100.0 for face in inside), default=0.0)
+            unclaimed = [face for face in unclaimed if face not in inside]
+            agreed.append(_either(box.score, second))
+        elif box.label in NOT_THE_SAME_THING or box.label not in said:
+            agreed.append(box.score)
+        else:
+            best = top[box.label]
+            agreed.append(min(1.0, box.score * _either(best, said[box.label]) / best))
+    return agreed
+
+
+def _either(first: float, second: float) -> float:
+    """Two independent opinions that something is there, combined."""
+    return 1.0 - (1.0 - first) * (1.0 - second)
+
+
+def _inside(face: BoundingBox, box: Box) -> bool:
+    """Whether the face's centre lies in the box."""
+    x = face.left + face.width / 2
+    y = face.top + face.height / 2
+    outer = box.bounding_box
+    return (
+        outer.left <= x <= outer.left + outer.width and outer.top <= y <= outer.top + outer.height
+    )
+
+
+def _iou(a: BoundingBox, b: BoundingBox) -> float:
+    width = min(a.left + a.width, b.left + b.width) - max(a.left, b.left)
+    height = min(a.top + a.height, b.top + b.height) - max(a.top, b.top)
+    if width <= 0 or height <= 0:
+        return 0.0
+    overlap = width * height
+    return overlap / (a.width * a.height + b.width * b.height - overlap)
+
+
+def _parents(name: str) -> tuple[str, ...]:
+    if name in EXTRA_PARENTS:
+        return EXTRA_PARENTS[name]
+    taxonomy = Taxonomy.load()
+    return taxonomy.parents(name) if name in taxonomy.label_names else ()
 
 
 def merge_labels(labels: list[Label]) -> list[Label]:
