@@ -209,6 +209,12 @@ def fuse_objects(
         instance for label in faces if label.name == "Face" for instance in label.instances
     ]
     agreed = _agreement(boxes, said, face_boxes)
+    # A box under the floor is dropped whatever else happens, and cannot be
+    # a rival that lowers a box above it; skipping such boxes saves the
+    # quadratic loop below most of its work.
+    live = [index for index, score in enumerate(agreed) if score * 100.0 >= floor]
+    boxes = [boxes[index] for index in live]
+    agreed = [agreed[index] for index in live]
     fused = list(agreed)
     for index, box in enumerate(boxes):
         for other, rival in enumerate(boxes):

@@ -145,6 +145,12 @@ class _Letterbox:
     height: int
 
 
+# (x - mean) / std as one multiply-add per value, in RGB order for the
+# pixels Pillow gives; the channels are then reversed into BGR.
+_SCALE_BGR = (1.0 / _STD_BGR).astype(np.float32)
+_OFFSET_BGR = (-_MEAN_BGR / _STD_BGR).astype(np.float32)
+
+
 def to_input(img: Image.Image) -> tuple[np.ndarray, _Letterbox]:
     """The (1, 3, 416, 416) BGR, normalised NCHW tensor and where the photo sits in it."""
     rgb = img if img.mode == "RGB" else img.convert("RGB")
@@ -159,13 +165,14 @@ def to_input(img: Image.Image) -> tuple[np.ndarray, _Letterbox]:
     # reducing_gap box-reduces by an integer factor first: far cheaper than a
     # full bilinear pass over a large photo, and it still averages pixels.
     resized = rgb.resize((scaled_w, scaled_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
-    canvas[place.top : place.top + scaled_h, place.left : place.left + scaled_w] = np.asarray(
-        resized, dtype=np.float32
-    )[:, :, ::-1]
-    canvas -= _MEAN_BGR
-    canvas /= _STD_BGR
-    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[np.newaxis]), place
+    bgr = np.asarray(resized).transpose(2, 0, 1)[::-1]
+    # The border is black before normalising, as upstream's warp leaves it.
+    tensor = np.empty((1, 3, INPUT_SIZE, INPUT_SIZE), dtype=np.float32)
+    tensor[0] = _OFFSET_BGR[:, None, None]
+    inside = tensor[0, :, place.top : place.top + scaled_h, place.left : place.left + scaled_w]
+    np.multiply(bgr, _SCALE_BGR[:, None, None], out=inside, casting="unsafe")
+    inside += _OFFSET_BGR[:, None, None]
+    return tensor, place
 
 
 def _centres() -> np.ndarray:
@@ -189,10 +196,9 @@ def decode(scores: np.ndarray, distributions: np.ndarray) -> list[tuple[int, flo
     ``scores`` is (cells, 80) for all levels in order, ``distributions``
     (cells, 44).
     """
-    candidates = np.argwhere(scores > SCORE_THRESHOLD)
-    if candidates.size == 0:
+    cells, classes = np.nonzero(scores > SCORE_THRESHOLD)
+    if cells.size == 0:
         return []
-    cells = np.unique(candidates[:, 0])
     logits = distributions[cells].reshape(-1, 4, REG_MAX + 1).astype(np.float64)
     logits -= logits.max(axis=2, keepdims=True)
     weights = np.exp(logits)
@@ -201,41 +207,36 @@ def decode(scores: np.ndarray, distributions: np.ndarray) -> list[tuple[int, flo
     centres = _CENTRES[cells, :2].astype(np.float64)
     corners = np.concatenate([centres - distances[:, :2], centres + distances[:, 2:]], axis=1)
     corners = np.clip(corners, 0.0, float(INPUT_SIZE))
-    box_of_cell = dict(zip(cells.tolist(), range(len(cells)), strict=True))
-    found: list[tuple[int, float, np.ndarray]] = []
-    for class_index in np.unique(candidates[:, 1]).tolist():
-        members = candidates[candidates[:, 1] == class_index, 0]
-        boxes = corners[[box_of_cell[cell] for cell in members.tolist()]]
-        class_scores = scores[members, class_index].astype(np.float64)
-        for kept in _nms(boxes, class_scores):
-            found.append((class_index, float(class_scores[kept]), boxes[kept]))
-    found.sort(key=lambda item: item[1], reverse=True)
-    return found[:MAX_DETECTIONS]
+    candidate_scores = scores[cells, classes].astype(np.float64)
+    kept = _nms(corners, candidate_scores, classes)
+    return [(int(classes[i]), float(candidate_scores[i]), corners[i]) for i in kept]
 
 
-def _nms(boxes: np.ndarray, scores: np.ndarray) -> list[int]:
-    """Indices kept by greedy non-maximum suppression at IoU > NMS_IOU."""
+def _nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> list[int]:
+    """Greedy non-maximum suppression within each class, best first, at most
+    MAX_DETECTIONS: what upstream's ``batched_nms`` keeps, in the same order."""
     order = np.argsort(-scores, kind="stable")
+    boxes, classes = boxes[order], classes[order]
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    width = np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(
+        boxes[:, None, 0], boxes[None, :, 0]
+    )
+    height = np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(
+        boxes[:, None, 1], boxes[None, :, 1]
+    )
+    overlap = np.clip(width, 0.0, None) * np.clip(height, 0.0, None)
+    union = areas[:, None] + areas[None, :] - overlap
+    iou = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
+    suppresses = (iou > NMS_IOU) & (classes[:, None] == classes[None, :])
+    removed = np.zeros(len(order), dtype=bool)
     kept: list[int] = []
-    while order.size:
-        best = int(order[0])
-        kept.append(best)
-        rest = order[1:]
-        width = np.clip(
-            np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]),
-            0.0,
-            None,
-        )
-        height = np.clip(
-            np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]),
-            0.0,
-            None,
-        )
-        overlap = width * height
-        union = areas[best] + areas[rest] - overlap
-        iou = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
-        order = rest[iou <= NMS_IOU]
+    for index in range(len(order)):
+        if removed[index]:
+            continue
+        kept.append(int(order[index]))
+        if len(kept) == MAX_DETECTIONS:
+            break
+        removed |= suppresses[index]
     return kept
 
 
