@@ -215,15 +215,7 @@ def fuse_objects(
     live = [index for index, score in enumerate(agreed) if score * 100.0 >= floor]
     boxes = [boxes[index] for index in live]
     agreed = [agreed[index] for index in live]
-    fused = list(agreed)
-    for index, box in enumerate(boxes):
-        for other, rival in enumerate(boxes):
-            if (
-                rival.label != box.label
-                and agreed[other] > agreed[index]
-                and _iou(box.bounding_box, rival.bounding_box) >= RIVAL_IOU
-            ):
-                fused[index] = min(fused[index], agreed[index] * (1.0 - agreed[other]))
+    fused = _contradicted(boxes, agreed)
     found: dict[str, list[Instance]] = {}
     best: dict[str, float] = {}
     for box, score in zip(boxes, fused, strict=True):
@@ -290,13 +282,34 @@ def _inside(face: BoundingBox, box: Box) -> bool:
     )
 
 
-def _iou(a: BoundingBox, b: BoundingBox) -> float:
-    width = min(a.left + a.width, b.left + b.width) - max(a.left, b.left)
-    height = min(a.top + a.height, b.top + b.height) - max(a.top, b.top)
-    if width <= 0 or height <= 0:
-        return 0.0
-    overlap = width * height
-    return overlap / (a.width * a.height + b.width * b.height - overlap)
+def _contradicted(boxes: Sequence[Box], agreed: Sequence[float]) -> list[float]:
+    """Each box's score times (1 - the best rival's): a rival is a box of another
+    label with a higher score, overlapping it at IoU >= RIVAL_IOU."""
+    if not boxes:
+        return []
+    corners = np.array(
+        [
+            (b.bounding_box.left, b.bounding_box.top, b.bounding_box.width, b.bounding_box.height)
+            for b in boxes
+        ]
+    )
+    corners[:, 2:] += corners[:, :2]
+    scores = np.asarray(agreed, dtype=np.float64)
+    names = np.array([box.label for box in boxes])
+    width = np.minimum(corners[:, None, 2], corners[None, :, 2]) - np.maximum(
+        corners[:, None, 0], corners[None, :, 0]
+    )
+    height = np.minimum(corners[:, None, 3], corners[None, :, 3]) - np.maximum(
+        corners[:, None, 1], corners[None, :, 1]
+    )
+    overlap = np.clip(width, 0.0, None) * np.clip(height, 0.0, None)
+    areas = (corners[:, 2] - corners[:, 0]) * (corners[:, 3] - corners[:, 1])
+    union = areas[:, None] + areas[None, :] - overlap
+    iou = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
+    rivals = (iou >= RIVAL_IOU) & (names[:, None] != names[None, :])
+    rivals &= scores[None, :] > scores[:, None]
+    strongest = np.where(rivals, scores[None, :], 0.0).max(axis=1)
+    return (scores * (1.0 - strongest)).tolist()
 
 
 def _parents(name: str) -> tuple[str, ...]:
