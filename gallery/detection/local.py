@@ -103,8 +103,10 @@ class LocalDetector:
         img = load_image(data, min_side=max(self.variant.min_side, OBJECTS_MIN_SIDE))
         # The small models leave cores idle between layers; run beside the
         # classifier, they cost less than one after the other.
-        faces = _background().submit(FaceDetector.load().detect, img)
-        boxes = _background().submit(ObjectDetector.load().detect, img)
+        # Loaded in the helper threads too: a new worker's first photo then
+        # opens the three sessions side by side.
+        faces = _background().submit(lambda: FaceDetector.load().detect(img))
+        boxes = _background().submit(lambda: ObjectDetector.load().detect(img))
         probabilities = self.classify(img)
         classified = Taxonomy.load().labels_from_probabilities(probabilities, floor=self.floor)
         labels = fuse_objects(classified, faces.result(), boxes.result(), floor=self.floor)
