@@ -35,7 +35,7 @@ serve:
 # Debian packages the tests drive: chromium (browser tests), nginx, shellcheck and
 # systemd-analyze (deploy checks). Installed only when missing and we are root.
 DEBIAN_TEST_PACKAGES := chromium nginx shellcheck systemd
-system-deps:
+system-deps: model-deps
 	@missing=""; \
 	for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then :; \
