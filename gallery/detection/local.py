@@ -233,7 +233,11 @@ def fuse_objects(
         instances = tuple(sorted(found.get(name, []), key=lambda i: i.confidence, reverse=True))
         detected.append(Label(name, confidence, parents=parents, instances=instances))
         for depth, parent in enumerate(parents):
-            detected.append(Label(parent, confidence, parents=parents[depth + 1 :]))
+            # The parent's own ancestors where the taxonomy knows them (a
+            # Canine is not a Pet), else the rest of the chain.
+            detected.append(
+                Label(parent, confidence, parents=_parents(parent, parents[depth + 1 :]))
+            )
     return merge_labels([*classified, *faces, *detected])
 
 
@@ -314,11 +318,11 @@ def _contradicted(boxes: Sequence[Box], agreed: Sequence[float]) -> list[float]:
     return (scores * (1.0 - strongest)).tolist()
 
 
-def _parents(name: str) -> tuple[str, ...]:
+def _parents(name: str, otherwise: tuple[str, ...] = ()) -> tuple[str, ...]:
     if name in EXTRA_PARENTS:
         return EXTRA_PARENTS[name]
     taxonomy = Taxonomy.load()
-    return taxonomy.parents(name) if name in taxonomy.label_names else ()
+    return taxonomy.parents(name) if name in taxonomy.label_names else otherwise
 
 
 def merge_labels(labels: list[Label]) -> list[Label]:

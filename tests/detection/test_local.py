@@ -22,6 +22,7 @@ from gallery.detection.local import BOX_FLOOR, LocalDetector, fuse_objects, merg
 from gallery.detection.objects import MIN_SIDE as OBJECTS_MIN_SIDE
 from gallery.detection.objects import Box
 from gallery.detection.preprocess import load_image
+from gallery.detection.taxonomy import Taxonomy
 from gallery.detection.types import BoundingBox, DetectionError, Instance, Label
 from tools.models.efficientnet import ensure_model
 
@@ -315,6 +316,9 @@ def test_a_dog_seen_by_both_models_is_one_dog_label_with_its_box() -> None:
     assert dog.instances[0].confidence == pytest.approx(90.0)
     assert dog.parents == ("Canine", "Pet", "Mammal", "Animal")
     assert labels["Animal"].confidence == pytest.approx(90.0)
+    # Raised parents keep their own ancestors: a Canine is not a Pet.
+    assert labels["Canine"].parents == Taxonomy.load().parents("Canine")
+    assert "Pet" not in labels["Canine"].parents
 
 
 def test_a_weaker_second_box_of_the_same_label_stays_weaker() -> None:
