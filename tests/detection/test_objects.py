@@ -131,3 +131,18 @@ def test_coco_names_read_as_a_person_says_them() -> None:
     assert names["sports ball"] == "Sports Ball"
     assert names["mouse"] == "Computer Mouse"
     assert len(set(objects.LABEL_NAMES)) == 80
+
+
+def test_the_input_is_the_photo_centred_in_black_bgr_and_normalised() -> None:
+    # A 2:1 photo, pure red: 416x208 in the middle, black bands above and below.
+    tensor, place = objects.to_input(Image.new("RGB", (800, 400), (255, 0, 0)))
+
+    assert tensor.shape == (1, 3, 416, 416) and tensor.dtype == np.float32
+    assert (place.left, place.top, place.width, place.height) == (0, 104, 416, 208)
+    black = -np.array([103.53, 116.28, 123.675]) / np.array([57.375, 57.12, 58.395])
+    red_bgr = (np.array([0, 0, 255]) - np.array([103.53, 116.28, 123.675])) / np.array(
+        [57.375, 57.12, 58.395]
+    )
+    np.testing.assert_allclose(tensor[0, :, 50, 200], black, rtol=1e-5)
+    np.testing.assert_allclose(tensor[0, :, 208, 200], red_bgr, rtol=1e-5)
+    np.testing.assert_allclose(tensor[0, :, 380, 200], black, rtol=1e-5)
