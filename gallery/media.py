@@ -7,14 +7,17 @@ presigned URL, so the bytes never pass through the app server.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core import signing
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 
 from .imaging import BROWSER_TYPES, display_jpeg
@@ -43,6 +46,31 @@ def thumbnail_src(image: Image) -> str:
     if on_s3():
         return str(default_storage.url(str(image.thumbnail.name)))
     return image_url("gallery:thumbnail", image.pk)
+
+
+SIGNED_SALT = "gallery.media"
+
+
+def signed_url(image: Image, variant: str) -> str:
+    """A URL that fetches one variant without a session, for API clients.
+
+    S3 presigns its own; locally the app signs the photo's id and variant, and
+    the link expires as a presigned one would (FINDLABELS_PRESIGN_SECONDS).
+    """
+    name, _, _ = _stored(image, variant)
+    if on_s3():
+        return str(default_storage.url(name))
+    token = signing.dumps({"i": str(image.pk), "v": variant}, salt=SIGNED_SALT)
+    return reverse("gallery:signed_media", args=[token])
+
+
+def image_for_signed(token: str) -> tuple[uuid.UUID, str] | None:
+    """(image id, variant) of a signed media link still valid, else None."""
+    try:
+        data = signing.loads(token, salt=SIGNED_SALT, max_age=settings.FINDLABELS_PRESIGN_SECONDS)
+        return uuid.UUID(data["i"]), str(data["v"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
 
 
 def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponseBase:

@@ -26,6 +26,14 @@ class UploadRejected(Exception):
     """A file was not stored; the message names the reason for the person."""
 
 
+class AlreadyStored(UploadRejected):
+    """The same photo is in the owner's library; ``image`` is where, to link to it."""
+
+    def __init__(self, image: Image) -> None:
+        super().__init__("it is already in your library.")
+        self.image = image
+
+
 def store_upload(owner: User, upload: UploadedFile) -> Image:
     name = upload.name or "unnamed"
     limit = settings.FINDLABELS_MAX_UPLOAD_BYTES
@@ -38,8 +46,9 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
         processed = process_upload(stream, max_pixels=settings.FINDLABELS_MAX_PIXELS)
     except InvalidImage as exc:
         raise UploadRejected(str(exc)) from None
-    if Image.objects.filter(owner=owner, sha256=processed.sha256).exists():
-        raise UploadRejected("it is already in your library.")
+    existing = Image.objects.filter(owner=owner, sha256=processed.sha256).first()
+    if existing is not None:
+        raise AlreadyStored(existing)
 
     # Unguessable names, grouped per owner so one account's files stay together.
     folder = f"images/{owner.pk}/{uuid.uuid4().hex}"
@@ -50,7 +59,7 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
             default_storage.save(f"{folder}/thumbnail.jpg", ContentFile(processed.thumbnail))
         )
         with transaction.atomic():
-            return Image.objects.create(
+            image = Image.objects.create(
                 owner=owner,
                 original=written[0],
                 thumbnail=written[1],
@@ -61,6 +70,8 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
                 height=processed.height,
                 sha256=processed.sha256,
             )
+            image.reindex()  # found by its file name before any label
+            return image
     except IntegrityError:
         delete_stored_files(written)
         raise UploadRejected("it is already in your library.") from None
