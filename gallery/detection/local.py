@@ -27,8 +27,8 @@ from . import modelcache
 from .conf import setting
 from .efficientnet import INPUT_NAME, OUTPUT_NAME, Variant, variant_named
 from .faces import FaceDetector
-from .objects import EXTRA_PARENTS, Box, ObjectDetector
 from .objects import MIN_SIDE as OBJECTS_MIN_SIDE
+from .objects import Box, ObjectDetector
 from .preprocess import load_image, to_classifier_input
 from .runtime import LOAD_ERRORS, default_threads, new_session
 from .taxonomy import Taxonomy
@@ -181,9 +181,6 @@ BOX_FLOOR = 20.0
 # Boxes of two classes this much on the same spot (IoU) are rival readings
 # of one object.
 RIVAL_IOU = 0.5
-# Labels a detector class shares in name, not in meaning, with the
-# classifier's taxonomy: ImageNet's kite is the bird, COCO's the toy.
-NOT_THE_SAME_THING = frozenset({"Kite"})
 
 
 def fuse_objects(
@@ -202,7 +199,7 @@ def fuse_objects(
       (1 - that score) (the cat NanoDet also calls a dog).
 
     The label's confidence is the best of its boxes and the classifier's
-    own; its parents come from the taxonomy (or ``objects.EXTRA_PARENTS``)
+    own; its parents come from the taxonomy (which lists every COCO label)
     and are raised to at least the child's confidence, as the taxonomy's
     sums already do for the classifier's labels.
     """
@@ -265,7 +262,7 @@ def _agreement(
             second = max((face.confidence / 100.0 for face in inside), default=0.0)
             unclaimed = [face for face in unclaimed if face not in inside]
             agreed.append(_either(box.score, second))
-        elif box.label in NOT_THE_SAME_THING or box.label not in said:
+        elif box.label not in said:
             agreed.append(box.score)
         else:
             best = top[box.label]
@@ -319,8 +316,6 @@ def _contradicted(boxes: Sequence[Box], agreed: Sequence[float]) -> list[float]:
 
 
 def _parents(name: str, otherwise: tuple[str, ...] = ()) -> tuple[str, ...]:
-    if name in EXTRA_PARENTS:
-        return EXTRA_PARENTS[name]
     taxonomy = Taxonomy.load()
     return taxonomy.parents(name) if name in taxonomy.label_names else otherwise
 

@@ -37,6 +37,7 @@ from PIL import Image
 
 from . import modelcache
 from .runtime import LOAD_ERRORS, default_threads, new_session
+from .taxonomy import Taxonomy
 from .types import BoundingBox, DetectionError
 
 MODEL_VERSION = "nanodet-g"
@@ -73,57 +74,14 @@ COCO_CLASSES: tuple[str, ...] = (
     "toothbrush",
 )  # fmt: skip
 
-# Where a person's word (Rekognition's, mostly) differs from COCO's Title Case.
-_LABEL_NAMES: dict[str, str] = {
-    "dining table": "Table",
-    "cell phone": "Mobile Phone",
-    "tv": "Television",
-    "mouse": "Computer Mouse",
-    "remote": "Remote Control",
-    "keyboard": "Computer Keyboard",
-    "skis": "Ski",
-    "hair drier": "Hair Dryer",
-    "motorcycle": "Motorcycle",
-}
-
-# Parents for labels the classifier's taxonomy lacks, and for "Kite": the
-# taxonomy's Kite is the bird of prey (ImageNet's kite), COCO's the toy.
-EXTRA_PARENTS: dict[str, tuple[str, ...]] = {
-    "Kite": ("Toy",),
-    "Cow": ("Cattle", "Mammal", "Animal"),
-    "Giraffe": ("Mammal", "Animal"),
-    "Fire Hydrant": (),
-    "Stop Sign": ("Sign",),
-    "Handbag": ("Bag", "Accessories"),
-    "Suitcase": ("Luggage", "Bag"),
-    "Frisbee": ("Toy",),
-    "Snowboard": ("Sports Equipment",),
-    "Sports Ball": ("Ball", "Sports Equipment"),
-    "Baseball Bat": ("Sports Equipment",),
-    "Baseball Glove": ("Sports Equipment",),
-    "Skateboard": ("Sports Equipment",),
-    "Surfboard": ("Sports Equipment",),
-    "Tennis Racket": ("Racket", "Sports Equipment"),
-    "Wine Glass": ("Glass", "Tableware"),
-    "Fork": ("Cutlery", "Tableware"),
-    "Carrot": ("Vegetable", "Produce", "Food"),
-    "Donut": ("Dessert", "Food"),
-    "Cake": ("Dessert", "Food"),
-    "Potted Plant": ("Plant",),
-    "Toilet": (),
-    "Microwave": ("Kitchen Appliance", "Appliance"),
-    "Oven": ("Kitchen Appliance", "Appliance"),
-    "Scissors": (),
-    "Toothbrush": (),
-}
-
 
 def label_name(coco_class: str) -> str:
-    """The label a person reads for a COCO class name."""
-    return _LABEL_NAMES.get(coco_class, coco_class.title())
+    """The label a person reads for a COCO class name ("dining table" -> "Dining Table").
 
-
-LABEL_NAMES: tuple[str, ...] = tuple(label_name(name) for name in COCO_CLASSES)
+    The taxonomy owns the table (its ``coco`` section) and every label's
+    parents, so that the classifier and the detector name one thing alike.
+    """
+    return Taxonomy.load().coco_label(coco_class)
 
 
 @dataclass(frozen=True)
@@ -268,6 +226,7 @@ class ObjectDetector:
                 f"`{modelcache.PREPARE_COMMAND}` again.",
                 permanent=False,
             ) from exc
+        self._labels = tuple(label_name(name) for name in COCO_CLASSES)
         outputs = self._session.get_outputs()
         # Six outputs: scores (cells, 80) and distributions (cells, 44) per
         # level; order them by level (most cells first) and kind.
@@ -300,5 +259,5 @@ class ObjectDetector:
         for class_index, score, corners in decode(*self.raw(tensor)):
             bounding_box = _to_photo_ratios(corners, place)
             if bounding_box is not None:
-                boxes.append(Box(LABEL_NAMES[class_index], score, bounding_box))
+                boxes.append(Box(self._labels[class_index], score, bounding_box))
         return boxes

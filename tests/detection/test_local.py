@@ -370,12 +370,3 @@ def test_faint_boxes_are_not_stored() -> None:
     assert labels["Bench"].confidence == pytest.approx(15.0)
     assert labels["Bench"].instances == ()
     assert BOX_FLOOR > 15
-
-
-def test_the_toy_kite_does_not_agree_with_the_bird() -> None:
-    classified = [Label("Kite", 60.0, parents=("Hawk", "Bird of Prey", "Bird", "Animal"))]
-
-    labels = fuse_objects(classified, [], [Box("Kite", 0.4, CORNER)], floor=1.0)
-
-    kite = next(label for label in labels if label.name == "Kite")
-    assert kite.instances[0].confidence == pytest.approx(40.0)

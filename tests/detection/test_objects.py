@@ -16,6 +16,7 @@ from PIL import Image
 
 from gallery.detection import objects
 from gallery.detection.objects import ObjectDetector
+from gallery.detection.taxonomy import Taxonomy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PHOTOS = FIXTURES / "photos"
@@ -123,14 +124,16 @@ def test_scores_at_or_below_the_threshold_are_dropped() -> None:
     assert objects.decode(scores, distributions) == []
 
 
-def test_coco_names_read_as_a_person_says_them() -> None:
-    names = dict(zip(objects.COCO_CLASSES, objects.LABEL_NAMES, strict=True))
+def test_coco_names_read_as_the_taxonomy_says_them() -> None:
+    names = {name: objects.label_name(name) for name in objects.COCO_CLASSES}
 
-    assert names["dining table"] == "Table"
+    assert names["dining table"] == "Dining Table"
     assert names["cell phone"] == "Mobile Phone"
-    assert names["sports ball"] == "Sports Ball"
     assert names["mouse"] == "Computer Mouse"
-    assert len(set(objects.LABEL_NAMES)) == 80
+    assert len(set(names.values())) == 80
+    taxonomy = Taxonomy.load()
+    assert "Table" in taxonomy.parents("Dining Table")
+    assert taxonomy.parents("Kite") == ("Toy",)  # the toy, not ImageNet's bird
 
 
 def test_the_input_is_the_photo_centred_in_black_bgr_and_normalised() -> None:
