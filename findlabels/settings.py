@@ -218,6 +218,14 @@ FINDLABELS_REKOGNITION_MIN_CONFIDENCE = env_int(
     "FINDLABELS_REKOGNITION_MIN_CONFIDENCE", 50, minimum=0
 )
 FINDLABELS_DETECT_RATE_PER_MINUTE = env_int("FINDLABELS_DETECT_RATE_PER_MINUTE", 30, minimum=1)
+# The moderation check run with every detection; with Rekognition it is one
+# more billed call (DetectModerationLabels) per Detect.
+FINDLABELS_MODERATION = env_bool("FINDLABELS_MODERATION", True)
+# A moderation label this sure (percent) lists the photo under "Needs review"
+# in the admin; nothing is ever hidden without a moderator.
+FINDLABELS_MODERATION_THRESHOLD = env_int(
+    "FINDLABELS_MODERATION_THRESHOLD", 80, minimum=1, maximum=100
+)
 
 # Cognito accounts.
 if FINDLABELS_AUTH == "cognito":

@@ -23,6 +23,7 @@ def test_env_bool_reads_common_spellings(monkeypatch: Any) -> None:
         (lambda: env_bool("X_VAL", False), "maybe", "X_VAL must be true or false"),
         (lambda: env_int("X_VAL", 1), "lots", "X_VAL must be a whole number"),
         (lambda: env_int("X_VAL", 1, minimum=1), "0", "X_VAL must be at least 1"),
+        (lambda: env_int("X_VAL", 1, maximum=100), "101", "X_VAL must be at most 100"),
         (lambda: env_choice("X_VAL", "a", ("a", "b")), "c", "X_VAL='c' is not one of: a, b"),
     ],
 )

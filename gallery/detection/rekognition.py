@@ -18,6 +18,7 @@ import io
 import logging
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -30,7 +31,16 @@ from findlabels.aws import client
 
 from ..imaging import DECODE_ERRORS
 from .preprocess import readable_formats
-from .types import BoundingBox, Detection, DetectionError, Instance, Label
+from .types import (
+    PART_MODERATION,
+    BoundingBox,
+    Detection,
+    DetectionError,
+    Instance,
+    Label,
+    Moderation,
+    ModerationLabel,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +110,17 @@ class RekognitionDetector:
 
     name = ENGINE
 
-    def __init__(self, *, min_confidence: float = 50.0) -> None:
+    def __init__(self, *, min_confidence: float = 50.0, moderation: bool = True) -> None:
         self.min_confidence = min_confidence
+        # DetectModerationLabels in the same Detect press: one more billed call.
+        self.moderation = moderation
 
     @classmethod
     def from_settings(cls) -> RekognitionDetector:
-        return cls(min_confidence=float(settings.FINDLABELS_REKOGNITION_MIN_CONFIDENCE))
+        return cls(
+            min_confidence=float(settings.FINDLABELS_REKOGNITION_MIN_CONFIDENCE),
+            moderation=bool(getattr(settings, "FINDLABELS_MODERATION", True)),
+        )
 
     def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
         """Labels for an encoded image sent as bytes; ``storage_name`` is not needed.
@@ -113,7 +128,8 @@ class RekognitionDetector:
         (A stored photo Rekognition can read in place goes through
         :meth:`detect_stored` first.)
         """
-        return self._detect_labels({"Bytes": image_bytes_for_rekognition(data)})
+        image = {"Bytes": image_bytes_for_rekognition(data)}
+        return self._with_moderation(self._detect_labels(image), image)
 
     def detect_stored(self, storage_name: str, size: int) -> Detection | None:
         """Labels for a photo in the app's S3 bucket, read by Rekognition itself.
@@ -129,7 +145,21 @@ class RekognitionDetector:
         if location is None:
             return None
         bucket, key = location
-        return self._detect_labels({"S3Object": {"Bucket": bucket, "Name": key}})
+        image = {"S3Object": {"Bucket": bucket, "Name": key}}
+        return self._with_moderation(self._detect_labels(image), image)
+
+    def _with_moderation(self, detection: Detection, image: dict[str, Any]) -> Detection:
+        """``detection`` with the moderation check of the same image added.
+
+        Asked only once the labels succeeded; if the check fails, the labels
+        are kept and the detection says its moderation part is missing.
+        """
+        if not self.moderation:
+            return detection
+        moderation = detect_moderation_labels(image, self.min_confidence)
+        if moderation is None:
+            return replace(detection, incomplete=(*detection.incomplete, PART_MODERATION))
+        return replace(detection, moderation=moderation)
 
     def _detect_labels(self, image: dict[str, Any]) -> Detection:
         try:
@@ -155,6 +185,67 @@ class RekognitionDetector:
             # (an odd response shape) is logged in full, never a 500.
             logger.exception("Rekognition DetectLabels failed unexpectedly")
             raise DetectionError(UNAVAILABLE, permanent=False) from exc
+
+
+def detect_moderation_labels(image: dict[str, Any], min_confidence: float) -> Moderation | None:
+    """Rekognition's ``DetectModerationLabels`` for an image; None if it failed.
+
+    Same client, timeouts and retries as DetectLabels. A failure is never
+    the person's to see (their labels are stored all the same); the log says
+    why, at error level when the operator must act (a role without
+    ``rekognition:DetectModerationLabels``, say).
+    """
+    try:
+        response = client("rekognition").detect_moderation_labels(
+            Image=image, MinConfidence=min_confidence
+        )
+        return moderation_from_response(response)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        request_id = exc.response.get("ResponseMetadata", {}).get("RequestId", "")
+        level = logging.WARNING if code in BUSY_ERRORS else logging.ERROR
+        logger.log(
+            level,
+            "Rekognition DetectModerationLabels failed: %s: %s (request %s)",
+            code,
+            error.get("Message", ""),
+            request_id,
+        )
+    except (BotoConnectionError, HTTPClientError) as exc:
+        logger.warning("Rekognition DetectModerationLabels could not be reached: %s", exc)
+    except BotoCoreError as exc:
+        logger.error("Rekognition DetectModerationLabels failed: %s: %s", type(exc).__name__, exc)
+    except Exception:
+        # An odd response shape: logged in full; the labels still stand.
+        logger.exception("Rekognition DetectModerationLabels failed unexpectedly")
+    return None
+
+
+def moderation_from_response(response: Mapping[str, Any]) -> Moderation:
+    """Our result type from a DetectModerationLabels response.
+
+    Each label's ``parent`` is its top-level category ("Explicit" for
+    "Exposed Male Genitalia"): Rekognition names only the direct parent,
+    and the rest of the chain is in the same answer.
+    """
+    raw_labels = [raw for raw in response.get("ModerationLabels", ()) if raw.get("Name")]
+    direct = {str(raw["Name"]): str(raw.get("ParentName") or "") for raw in raw_labels}
+
+    def top_level(name: str) -> str:
+        parent, seen = direct.get(name, ""), {name}
+        while direct.get(parent) and parent not in seen:
+            seen.add(parent)
+            parent = direct[parent]
+        return parent
+
+    labels = tuple(
+        ModerationLabel(
+            str(raw["Name"]), float(raw.get("Confidence", 0.0)), top_level(str(raw["Name"]))
+        )
+        for raw in raw_labels
+    )
+    return Moderation(labels, str(response.get("ModerationModelVersion") or "unknown"))
 
 
 def s3_location(storage_name: str) -> tuple[str, str] | None:

@@ -142,6 +142,9 @@ def aws_credentials(aws_credentials: None, settings: Any) -> Iterator[None]:
     settings.AWS_REGION = REGION
     settings.AWS_ENDPOINT_URL = None
     settings.FINDLABELS_REKOGNITION_MIN_CONFIDENCE = 50
+    # These tests are about DetectLabels; the moderation call that follows it
+    # has its own (test_rekognition_moderation.py).
+    settings.FINDLABELS_MODERATION = False
     aws.client.cache_clear()
     get_detector.cache_clear()
     yield

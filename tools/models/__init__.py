@@ -23,6 +23,7 @@ MODULES: tuple[str, ...] = (
     "tools.models.efficientnet",
     "tools.models.blazeface",
     "tools.models.nanodet",
+    "tools.models.nsfw",
 )
 
 
