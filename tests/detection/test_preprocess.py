@@ -13,9 +13,9 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from gallery.detection.efficientnet import ensure_model
 from gallery.detection.preprocess import MIN_SIDE, load_image, to_classifier_input
 from gallery.detection.types import DetectionError
+from tools.models.efficientnet import ensure_model
 
 from .conftest import PHOTOS
 

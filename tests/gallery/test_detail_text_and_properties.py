@@ -67,9 +67,7 @@ def test_the_owner_sees_colour_swatches_brightness_and_sharpness(
 
     content = detail(owner_client, image)
 
-    assert '<span class="swatch" data-color="#939393"></span>gray <small>69%</small>' in (
-        content
-    )
+    assert '<span class="swatch" data-color="#939393"></span>gray <small>69%</small>' in (content)
     assert "white <small>31%</small>" in content
     assert "Brightness 67/100 · sharpness 100/100" in content
 

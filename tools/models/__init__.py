@@ -19,7 +19,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES: tuple[str, ...] = ("tools.models.nsfw", "tools.models.ocr")
+MODULES: tuple[str, ...] = (
+    "tools.models.efficientnet",
+    "tools.models.blazeface",
+    "tools.models.nanodet",
+    "tools.models.nsfw",
+    "tools.models.ocr",
+)
 
 
 def builders() -> list[ModuleType]:

@@ -114,3 +114,21 @@ def pinned_npm_tarball(spec: str, sha256: str) -> Iterator[Path]:
                 "refusing to use it."
             )
         yield tarballs[0]
+
+
+def usable_model(path: Path) -> bool:
+    """Whether ``path`` is a complete ONNX model; a damaged one is removed.
+
+    Files are renamed into place only when complete, but a disk can still
+    damage one; ``build`` then makes it again instead of keeping it forever.
+    """
+    import onnx
+
+    if not path.is_file():
+        return False
+    try:
+        onnx.checker.check_model(str(path))
+    except (onnx.checker.ValidationError, OSError):
+        path.unlink(missing_ok=True)
+        return False
+    return True

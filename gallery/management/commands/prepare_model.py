@@ -8,8 +8,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gallery.detection.efficientnet import ensure_model
-from gallery.detection.faces import ensure_face_model
 from gallery.detection.modelcache import cache_dir
 
 
@@ -23,10 +21,8 @@ class Command(BaseCommand):
         from tools.models.common import BuildError
 
         steps: list[tuple[str, Callable[[], Path]]] = [
-            ("label model", ensure_model),
-            ("face model", ensure_face_model),
+            (module.DESCRIPTION, partial(module.build, cache_dir())) for module in builders()
         ]
-        steps += [(module.DESCRIPTION, partial(module.build, cache_dir())) for module in builders()]
         for what, prepare in steps:
             started = time.perf_counter()
             try:

