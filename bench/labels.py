@@ -34,7 +34,8 @@ Figures, at the slider's 50%:
   (or narrower), over judged objects of the classes the detector has
   (``--box-classes``, COCO-80 by default).
 - boxes on nothing: boxes at >= 50% on a label that is neither a judged
-  object nor a judged word for that photo.
+  object nor a judged word for that photo (Text and Document line boxes
+  count as on something where the photo is judged to hold text).
 """
 
 from __future__ import annotations
@@ -422,6 +423,9 @@ class Scorer:
                     break
         for index, label in enumerate(boxed):
             if index in matched or names_of(label) & judged:
+                continue
+            # OCR's line boxes on a photo judged to hold text are on text.
+            if names_of(label) & {"text", "document"} and has_text(photo):
                 continue
             lineage = names_of(label) | {norm(p) for p in label.get("parents", [])}
             if any(lineage & {norm(n) for n in CLASS_NAMES.get(c, (c,))} for c in photo["objects"]):

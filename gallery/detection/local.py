@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,14 +28,31 @@ from . import modelcache
 from .conf import setting
 from .efficientnet import INPUT_NAME, OUTPUT_NAME, Variant, variant_named
 from .faces import FaceDetector
+from .nsfw import NsfwClassifier
 from .objects import MIN_SIDE as OBJECTS_MIN_SIDE
 from .objects import Box, ObjectDetector
 from .preprocess import load_image, to_classifier_input
+from .properties import box_colors, measure
 from .runtime import LOAD_ERRORS, default_threads, new_session
+from .scenes import scene_labels
 from .taxonomy import Taxonomy
-from .types import BoundingBox, Detection, DetectionError, Instance, Label
+from .text import TextReader, text_labels
+from .types import (
+    PART_MODERATION,
+    PART_TEXT,
+    BoundingBox,
+    Detection,
+    DetectionError,
+    Instance,
+    Label,
+    Moderation,
+)
 
 logger = logging.getLogger(__name__)
+
+# Small print needs about 1000 px on the photo's long side (750 on the short
+# side of a 4:3 photo) to be read; the other models need less.
+TEXT_MIN_SIDE = 750
 
 # Labels below this confidence (percent, like Label.confidence) are not worth
 # storing: the detail page's slider starts far above it, and the long tail of
@@ -93,24 +111,64 @@ class LocalDetector:
     def model_version(self) -> str:
         return (
             f"{self.variant.name}+taxonomy-{Taxonomy.load().version}"
-            f"+{FaceDetector.version}+{ObjectDetector.version}"
+            f"+{FaceDetector.version}+{ObjectDetector.version}+{TextReader.version}"
         )
 
     def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
-        """Labels for an encoded image; ``storage_name`` is unused (bytes suffice)."""
-        # One decode, just large enough for the classifier's crop and for the
-        # object detector's 416-pixel input; faces look at 192 px.
-        img = load_image(data, min_side=max(self.variant.min_side, OBJECTS_MIN_SIDE))
+        """Labels, text, properties and the moderation check for an encoded image.
+
+        ``storage_name`` is unused (bytes suffice). A failed text or moderation
+        model costs only its part: the labels are kept and the detection says
+        which part is missing.
+        """
+        # One decode, large enough for the classifier's crop, the object
+        # detector's 416-pixel input and small print (OCR reads the lines at
+        # about 1000 px); faces and the moderation check shrink it themselves.
+        img = load_image(data, min_side=max(self.variant.min_side, OBJECTS_MIN_SIDE, TEXT_MIN_SIDE))
         # The small models leave cores idle between layers; run beside the
-        # classifier, they cost less than one after the other.
-        # Loaded in the helper threads too: a new worker's first photo then
-        # opens the three sessions side by side.
+        # classifier, they cost less than one after the other. Loaded in the
+        # helper threads too: a new worker's first photo opens them side by side.
         faces = _background().submit(lambda: FaceDetector.load().detect(img))
         boxes = _background().submit(lambda: ObjectDetector.load().detect(img))
+        lines = _background().submit(lambda: TextReader.load().read(img))
+        moderated = _background().submit(self.moderation, img) if self.moderate else None
         probabilities = self.classify(img)
+        properties = measure(img)
         classified = Taxonomy.load().labels_from_probabilities(probabilities, floor=self.floor)
         labels = fuse_objects(classified, faces.result(), boxes.result(), floor=self.floor)
-        return Detection(self.name, self.model_version, tuple(labels))
+        incomplete: list[str] = []
+        try:
+            text = lines.result()
+        except DetectionError:
+            text, incomplete = (), [PART_TEXT]
+        labels = with_box_colors(img, [*labels, *text_labels(text, img.size)])
+        labels = merge_labels([*labels, *scene_labels(labels, properties)])
+        moderation = None
+        if moderated is not None:
+            moderation = moderated.result()
+            incomplete += [PART_MODERATION] if moderation is None else []
+        return Detection(
+            self.name,
+            self.model_version,
+            tuple(labels),
+            text=text,
+            properties=properties,
+            moderation=moderation,
+            incomplete=tuple(incomplete),
+        )
+
+    @property
+    def moderate(self) -> bool:
+        return bool(setting("FINDLABELS_MODERATION", True))
+
+    @staticmethod
+    def moderation(img: Image.Image) -> Moderation | None:
+        """The on-box moderation check, or None when it could not run."""
+        try:
+            return NsfwClassifier.load().check(img)
+        except DetectionError:
+            logger.warning("The moderation check failed; the photo stays not checked")
+            return None
 
     def classify(self, img: Image.Image) -> np.ndarray:
         """The 1000 ImageNet-1k class probabilities for an upright RGB image."""
@@ -140,6 +198,9 @@ class LocalDetector:
         Taxonomy.load()
         FaceDetector.load()
         ObjectDetector.load()
+        TextReader.load()
+        if self.moderate:
+            NsfwClassifier.load()
 
     def _shared_session(self) -> ort.InferenceSession:
         path = self._model_path()
@@ -318,6 +379,21 @@ def _contradicted(boxes: Sequence[Box], agreed: Sequence[float]) -> list[float]:
 def _parents(name: str, otherwise: tuple[str, ...] = ()) -> tuple[str, ...]:
     taxonomy = Taxonomy.load()
     return taxonomy.parents(name) if name in taxonomy.label_names else otherwise
+
+
+def with_box_colors(img: Image.Image, labels: list[Label]) -> list[Label]:
+    """Each box with its dominant colours, so that "red car" finds a red car."""
+    return [
+        replace(
+            label,
+            instances=tuple(
+                replace(box, colors=box_colors(img, box.bounding_box)) for box in label.instances
+            ),
+        )
+        if label.instances
+        else label
+        for label in labels
+    ]
 
 
 def merge_labels(labels: list[Label]) -> list[Label]:

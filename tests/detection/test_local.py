@@ -23,7 +23,16 @@ from gallery.detection.objects import MIN_SIDE as OBJECTS_MIN_SIDE
 from gallery.detection.objects import Box
 from gallery.detection.preprocess import load_image
 from gallery.detection.taxonomy import Taxonomy
-from gallery.detection.types import BoundingBox, DetectionError, Instance, Label
+from gallery.detection.types import (
+    PART_MODERATION,
+    PART_TEXT,
+    BoundingBox,
+    DetectionError,
+    Instance,
+    Label,
+    Moderation,
+    TextLine,
+)
 from tools.models.efficientnet import ensure_model
 
 from .conftest import PHOTOS, REFERENCE_LOGITS
@@ -80,14 +89,49 @@ class StandInObjects:
         return []
 
 
+class StandInText:
+    version: ClassVar[str] = "text-test"
+    seen: ClassVar[list[Image.Image]] = []
+    error: ClassVar[DetectionError | None] = None
+
+    @classmethod
+    def load(cls) -> StandInText:
+        return cls()
+
+    def read(self, img: Image.Image) -> tuple[TextLine, ...]:
+        self.seen.append(img)
+        if self.error:
+            raise self.error
+        return (TextLine("OPEN LATE", 96.0, BoundingBox(0.1, 0.1, 0.3, 0.05)),)
+
+
+class StandInModeration:
+    seen: ClassVar[list[Image.Image]] = []
+    error: ClassVar[DetectionError | None] = None
+
+    @classmethod
+    def load(cls) -> StandInModeration:
+        return cls()
+
+    def check(self, img: Image.Image) -> Moderation:
+        self.seen.append(img)
+        if self.error:
+            raise self.error
+        return Moderation((), "moderation-test")
+
+
 @pytest.fixture
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
     StandInTaxonomy.calls = []
     StandInFaces.seen = []
     StandInObjects.seen = []
+    StandInText.seen, StandInText.error = [], None
+    StandInModeration.seen, StandInModeration.error = [], None
     monkeypatch.setattr(local, "Taxonomy", StandInTaxonomy)
     monkeypatch.setattr(local, "FaceDetector", StandInFaces)
     monkeypatch.setattr(local, "ObjectDetector", StandInObjects)
+    monkeypatch.setattr(local, "TextReader", StandInText)
+    monkeypatch.setattr(local, "NsfwClassifier", StandInModeration)
 
 
 @pytest.fixture
@@ -104,7 +148,9 @@ def test_it_labels_a_cat_photo_through_the_taxonomy(detector: LocalDetector) -> 
     assert int(np.argmax(probabilities)) == 282  # tiger cat
     assert floor == local.DEFAULT_FLOOR
     assert detection.engine == "local"
-    assert detection.model_version == "efficientnet-lite0+taxonomy-test1234+faces-test+objects-test"
+    assert detection.model_version == (
+        "efficientnet-lite0+taxonomy-test1234+faces-test+objects-test+text-test"
+    )
     names = [label.name for label in detection.labels]
     assert names[0] in ("Face", "Person")
     assert "imagenet-282" in names
@@ -135,8 +181,10 @@ def test_face_and_object_detectors_get_the_one_upright_reduced_photo(
     assert StandInObjects.seen[0] is seen  # one decode for every model
     assert seen.mode == "RGB"
     assert seen.width < seen.height  # portrait again, as the person sees it
-    # Large enough for the classifier's crop and the detector's 416 px input.
-    needed = max(detector.variant.min_side, OBJECTS_MIN_SIDE)
+    assert StandInText.seen[0] is seen
+    # Large enough for the classifier's crop, the detector's 416 px input and
+    # small print; no larger than a draft decode must be.
+    needed = max(detector.variant.min_side, OBJECTS_MIN_SIDE, local.TEXT_MIN_SIDE)
     assert needed <= min(seen.size) < 2 * needed
 
 
@@ -268,7 +316,7 @@ def test_the_real_engine_finds_a_cat_and_a_face() -> None:
     assert portrait_labels["Person"].confidence > 50
     assert cat.model_version.startswith("efficientnet-lite0+taxonomy-")
     assert f"+{local.FaceDetector.version}+" in cat.model_version
-    assert cat.model_version.endswith("+" + local.ObjectDetector.version)
+    assert "+" + local.ObjectDetector.version + "+" in cat.model_version
 
 
 def test_the_real_engine_boxes_the_motorcycle_and_the_cat() -> None:
@@ -370,3 +418,49 @@ def test_faint_boxes_are_not_stored() -> None:
     assert labels["Bench"].confidence == pytest.approx(15.0)
     assert labels["Bench"].instances == ()
     assert BOX_FLOOR > 15
+
+
+def test_one_detect_also_reads_text_measures_the_photo_and_checks_it(
+    detector: LocalDetector,
+) -> None:
+    detection = detector.detect((PHOTOS / "chelsea_cat.jpg").read_bytes())
+    assert [line.text for line in detection.text] == ["OPEN LATE"]
+    assert "Text" in [label.name for label in detection.labels]
+    assert detection.properties is not None and detection.properties.colors
+    assert detection.moderation == Moderation((), "moderation-test")
+    assert detection.incomplete == ()
+    # Every model read the same single decode.
+    (img,) = {id(seen) for seen in StandInFaces.seen + StandInText.seen + StandInModeration.seen}
+    assert img == id(StandInFaces.seen[0])
+
+
+def test_boxes_carry_their_colours(detector: LocalDetector) -> None:
+    detection = detector.detect((PHOTOS / "chelsea_cat.jpg").read_bytes())
+    face = next(label for label in detection.labels if label.name == "Face")
+    assert face.instances[0].colors
+
+
+def test_unread_text_keeps_the_labels_and_says_so(detector: LocalDetector) -> None:
+    StandInText.error = DetectionError("The text in this photo could not be read.")
+    detection = detector.detect((PHOTOS / "chelsea_cat.jpg").read_bytes())
+    assert detection.text == ()
+    assert detection.incomplete == (PART_TEXT,)
+    assert "imagenet-282" in [label.name for label in detection.labels]
+
+
+def test_a_failed_moderation_check_keeps_the_labels_and_says_so(
+    detector: LocalDetector,
+) -> None:
+    StandInModeration.error = DetectionError("The moderation check cannot run.")
+    detection = detector.detect((PHOTOS / "chelsea_cat.jpg").read_bytes())
+    assert detection.moderation is None
+    assert detection.incomplete == (PART_MODERATION,)
+    assert detection.labels
+
+
+def test_with_moderation_turned_off_no_check_runs(detector: LocalDetector, settings: Any) -> None:
+    settings.FINDLABELS_MODERATION = False
+    detection = detector.detect((PHOTOS / "chelsea_cat.jpg").read_bytes())
+    assert detection.moderation is None
+    assert detection.incomplete == ()
+    assert StandInModeration.seen == []
