@@ -222,7 +222,8 @@ if FINDLABELS_AUTH == "cognito":
     COGNITO_JWKS = env_str("COGNITO_JWKS")  # the pool's keys as JSON, to skip fetching them
     AUTHENTICATION_BACKENDS = [
         "accounts.cognito.backend.CognitoBackend",
-        "django.contrib.auth.backends.ModelBackend",  # local superusers reach /admin/
+        # Permissions of linked local accounts; the admin signs in through Cognito too.
+        "django.contrib.auth.backends.ModelBackend",
     ]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
