@@ -7,7 +7,7 @@ presigned URL, so the bytes never pass through the app server.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -17,7 +17,7 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.utils.http import content_disposition_header
 
-from .imaging import BROWSER_TYPES, display_jpeg
+from .imaging import BROWSER_TYPES, FORMATS, display_jpeg
 from .links import image_url
 
 if TYPE_CHECKING:
@@ -31,11 +31,37 @@ def on_s3() -> bool:
     return bool(settings.FINDLABELS_STORAGE == "s3")
 
 
+# Extensions a saved file of each type may keep; the first is given to others.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    content_type: (f".{extension}", *{"jpg": (".jpeg",), "heic": (".heif",)}.get(extension, ()))
+    for content_type, extension in FORMATS.values()
+}
+
+
 def _stored(image: Image, variant: str) -> tuple[str, str, str]:
     """Storage name, content type and download name of one variant."""
     if variant == "thumbnail":
         return str(image.thumbnail.name), "image/jpeg", "thumbnail.jpg"
-    return str(image.original.name), image.content_type, image.original_name
+    filename = download_name(image.original_name, image.content_type)
+    return str(image.original.name), image.content_type, filename
+
+
+def download_name(uploaded: str, content_type: str) -> str:
+    """The uploaded name, ending in the extension of the type the file really is.
+
+    ``evil.jpg.html`` that is a JPEG saves as ``evil.jpg``: a browser or file
+    manager decides by the extension what opens the file.
+    """
+    extensions = EXTENSIONS.get(content_type, (".bin",))
+    name = PurePosixPath(uploaded.replace("\\", "/")).name
+    if PurePosixPath(name).suffix.lower() in extensions:
+        return name
+    stem = PurePosixPath(name).stem
+    if not stem or stem.startswith("."):
+        stem = "photo"
+    if PurePosixPath(stem).suffix.lower() in extensions:
+        return stem
+    return f"{stem}{extensions[0]}"
 
 
 def thumbnail_src(image: Image) -> str:

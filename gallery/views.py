@@ -25,7 +25,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import AuthenticatedRequest
+from accounts.models import AuthenticatedRequest, User
 
 from .detection import DetectionError
 from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
@@ -38,7 +38,7 @@ PAGE_SIZE = 24
 
 
 def image_for(request: AuthenticatedRequest, image_id: uuid.UUID, *, manage: bool = False) -> Image:
-    """The one access check: the owner's image, or for staff any image to look at.
+    """The one access check: the owner's image, or any image for a moderator to look at.
 
     ``manage`` views (detect, delete) are the owner's alone; moderators act in
     the admin. Everyone else gets a 404, never a hint that the image exists.
@@ -48,9 +48,14 @@ def image_for(request: AuthenticatedRequest, image_id: uuid.UUID, *, manage: boo
         raise Http404("No such image.")
     if image.owner_id == request.user.pk:
         return image
-    if request.user.is_staff and not manage:
+    if may_view_any(request.user) and not manage:
         return image
     raise Http404("No such image.")
+
+
+def may_view_any(user: User) -> bool:
+    """Moderators: staff status opens the admin, the permission opens the photos."""
+    return user.is_staff and user.has_perm("gallery.view_image")
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -184,7 +189,7 @@ def delete(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def media(request: AuthenticatedRequest, image_id: uuid.UUID, variant: str) -> HttpResponseBase:
     image = image_for(request, image_id)
-    if image.hidden and not request.user.is_staff:
+    if image.hidden and not may_view_any(request.user):
         return redirect(static("img/removed.svg"))
     return serve(image, variant, download=request.GET.get("download") == "1")
 
