@@ -6,11 +6,14 @@ presigned URL, so the bytes never pass through the app server.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
@@ -22,6 +25,12 @@ from .links import image_url
 
 if TYPE_CHECKING:
     from .models import Image
+
+logger = logging.getLogger(__name__)
+
+# What a storage backend raises when it cannot do its job: a full or read-only
+# disk, an unreachable or refusing S3. Callers log these; they are never a 500.
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
 
 # Browsers may keep a private copy; presigned URLs expire sooner than this anyway.
 CACHE_CONTROL = "private, max-age=3600"
@@ -121,3 +130,22 @@ def check_storage() -> None:
     location.mkdir(parents=True, exist_ok=True)
     if not os.access(location, os.W_OK):
         raise PermissionError(f"{location} is not writable")
+
+
+def remove_empty_folders(names: list[str]) -> None:
+    """Remove the folders that held ``names`` once they are empty (local storage only).
+
+    Only a photo's own folder goes, never the owner's: an upload may be making
+    a new photo folder inside it at this moment.
+    """
+    if on_s3():
+        return  # S3 has no folders, only key prefixes
+    location = Path(default_storage.location)  # type: ignore[attr-defined]
+    for folder in {(location / name).parent for name in names}:
+        if folder.parent.parent == location / "images":
+            try:
+                folder.rmdir()
+            except OSError as exc:
+                # Gone already, or still holding a file whose failed delete was logged.
+                if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY):
+                    logger.exception("Could not remove the folder %s", folder)

@@ -26,6 +26,14 @@ class UploadRejected(Exception):
     """A file was not stored; the message names the reason for the person."""
 
 
+class AlreadyStored(UploadRejected):
+    """The same photo is in the owner's library; ``image`` is where, to link to it."""
+
+    def __init__(self, image: Image) -> None:
+        super().__init__("it is already in your library.")
+        self.image = image
+
+
 def store_upload(owner: User, upload: UploadedFile) -> Image:
     name = upload.name or "unnamed"
     limit = settings.FINDLABELS_MAX_UPLOAD_BYTES
@@ -38,8 +46,7 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
         processed = process_upload(stream, max_pixels=settings.FINDLABELS_MAX_PIXELS)
     except InvalidImage as exc:
         raise UploadRejected(str(exc)) from None
-    if Image.objects.filter(owner=owner, sha256=processed.sha256).exists():
-        raise UploadRejected("it is already in your library.")
+    _refuse_a_duplicate(owner, processed.sha256)
 
     # Unguessable names, grouped per owner so one account's files stay together.
     folder = f"images/{owner.pk}/{uuid.uuid4().hex}"
@@ -63,11 +70,18 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
             )
     except IntegrityError:
         delete_stored_files(written)
-        raise UploadRejected("it is already in your library.") from None
+        _refuse_a_duplicate(owner, processed.sha256)  # stored by a request at the same time
+        raise UploadRejected("it could not be saved; please try again.") from None
     except Exception:
         delete_stored_files(written)
         logger.exception("Could not store upload %r for user %s", name, owner.pk)
         raise UploadRejected("it could not be saved; please try again.") from None
+
+
+def _refuse_a_duplicate(owner: User, sha256: str) -> None:
+    existing = Image.objects.filter(owner=owner, sha256=sha256).first()
+    if existing is not None:
+        raise AlreadyStored(existing)
 
 
 def _mb(size: int) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import re
 import uuid
 
 from django.conf import settings
@@ -21,6 +23,7 @@ from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -32,9 +35,11 @@ from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
 from .media import check_storage, serve
 from .models import Image, Label, detect_and_store
 from .ratelimit import allow_detect
-from .uploads import UploadRejected, store_upload
+from .uploads import AlreadyStored, UploadRejected, store_upload
 
 PAGE_SIZE = 24
+
+logger = logging.getLogger(__name__)
 
 
 def image_for(request: AuthenticatedRequest, image_id: uuid.UUID, *, manage: bool = False) -> Image:
@@ -132,15 +137,49 @@ def _store_one(request: AuthenticatedRequest, upload_file: UploadedFile) -> bool
     name = upload_file.name or "A file"
     try:
         image = store_upload(request.user, upload_file)
+    except AlreadyStored as exc:
+        url = exc.image.get_absolute_url()
+        message = format_html('{} was not stored: {} <a href="{}">Open it</a>.', name, exc, url)
+        messages.warning(request, message)
+        return False
     except UploadRejected as exc:
         messages.error(request, f"{name} was not stored: {exc}")
         return False
     if settings.FINDLABELS_DETECT_ON_UPLOAD:
-        try:
-            detect_and_store(image)
-        except DetectionError as exc:
-            messages.warning(request, f"{name} was stored, but finding labels failed: {exc}")
+        found, problem = find_labels(image)
+        if found is None:
+            messages.warning(request, f"{name} was stored, but finding labels failed: {problem}")
     return True
+
+
+def find_labels(image: Image) -> tuple[list[Label] | None, str]:
+    """Run Detect on a stored photo: its labels, or None and a sentence saying why not.
+
+    The photo is stored whatever happens here, so no failure may become a 500:
+    an engine's own error (DetectionError), a database error while saving
+    labels, or an engine library raising something of its own. The details go
+    to the log for the operator; the person gets words without paths.
+    """
+    try:
+        return detect_and_store(image), ""
+    except DetectionError as exc:
+        logger.warning("Detect failed for image %s: %s", image.pk, exc.message)
+        return None, for_people(exc)
+    except Exception:  # anything else: logged with its traceback, then told
+        logger.exception("Detect failed for image %s", image.pk)
+        return None, ENGINE_FAILED
+
+
+ENGINE_FAILED = "the label engine failed; the error is logged for the site's operator."
+# Absolute paths (POSIX or Windows) and the markers of library messages.
+_TECHNICAL = re.compile(r"(^|[\s(\"'=])(/|[A-Za-z]:\\)\S|ONNX|onnxruntime|Traceback|Errno")
+
+
+def for_people(error: DetectionError) -> str:
+    """An engine's message, unless it names server paths or library internals."""
+    if _TECHNICAL.search(error.message):
+        return ENGINE_FAILED if not error.permanent else "this photo could not be analysed."
+    return error.message
 
 
 @login_required
@@ -165,10 +204,9 @@ def detect(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
             request, f"You have run Detect {limit} times in the last minute; please wait a moment."
         )
     else:
-        try:
-            found = detect_and_store(image)
-        except DetectionError as exc:
-            messages.error(request, f"Labels could not be found: {exc}")
+        found, problem = find_labels(image)
+        if found is None:
+            messages.error(request, f"Labels could not be found: {problem}")
         else:
             messages.success(request, f"Found {len(found)} label{pluralize(len(found))}.")
     return redirect("gallery:detail", image_id=image.pk)
