@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "gallery.uploads.UploadLimitsMiddleware",
 ]
 
 ROOT_URLCONF = "findlabels.urls"
@@ -194,8 +195,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Uploads larger than this go to a temporary file instead of memory.
+# Uploads larger than this go to a temporary file instead of memory, one with
+# no name in the file system, so that a killed worker leaves none behind.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "gallery.uploads.UnnamedTemporaryFileUploadHandler",
+]
 FINDLABELS_MAX_UPLOAD_BYTES = env_int("FINDLABELS_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1)
 FINDLABELS_MAX_PIXELS = env_int("FINDLABELS_MAX_PIXELS", 50_000_000, minimum=1)
 FINDLABELS_MAX_FILES_PER_UPLOAD = env_int("FINDLABELS_MAX_FILES_PER_UPLOAD", 50, minimum=1)

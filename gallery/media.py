@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -120,6 +121,10 @@ def _converted_for_display(image: Image) -> HttpResponse:
     return response
 
 
+class StorageFull(OSError):
+    """Less free space than one upload of the largest size allowed needs."""
+
+
 def check_storage() -> None:
     """Raise when the media storage cannot take files; cheap enough for /healthz."""
     if on_s3():
@@ -130,6 +135,11 @@ def check_storage() -> None:
     location.mkdir(parents=True, exist_ok=True)
     if not os.access(location, os.W_OK):
         raise PermissionError(f"{location} is not writable")
+    # An original plus its thumbnail; below that every upload would fail.
+    needed = settings.FINDLABELS_MAX_UPLOAD_BYTES + 1024 * 1024
+    free = shutil.disk_usage(location).free
+    if free < needed:
+        raise StorageFull(errno.ENOSPC, f"{free} bytes free in {location}, {needed} needed")
 
 
 def remove_empty_folders(names: list[str]) -> None:
