@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
@@ -9,10 +8,6 @@ from gallery.views import healthz
 
 admin.site.site_header = "Find the Labels moderation"
 admin.site.site_title = "Find the Labels"
-# The admin's own sign-in form has no attempt limit: staff sign in on the site's
-# sign-in page (allauth's, or Cognito's in Cognito mode, whichever LOGIN_URL
-# names) with its limits; staff status and permissions decide what comes after.
-admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 
 def build_urlpatterns(auth: str) -> list[URLPattern | URLResolver]:

@@ -67,3 +67,23 @@ def test_in_cognito_mode_the_admin_sends_to_the_cognito_sign_in(
     assert response["Location"].startswith("/accounts/login/?next=")
     # The Cognito page, not allauth's: it answers with the Cognito sign-in form.
     assert client.get(response["Location"]).templates[0].name == "accounts/cognito/login.html"
+
+
+def test_signed_in_staff_cannot_try_other_passwords_on_the_admin_form(
+    make_user: Any,
+) -> None:
+    from tests.conftest import client_for
+
+    staff = make_user("boss@example.com", is_staff=True)
+    victim = make_user("victim@example.com", is_staff=True, is_superuser=True)
+    client = client_for(staff)
+    client.post("/admin/login/", {"username": victim.email, "password": PASSWORD})
+    assert client.session["_auth_user_id"] == str(staff.pk)
+
+
+def test_signed_in_staff_go_on_to_a_safe_next_page(make_user: Any) -> None:
+    from tests.conftest import client_for
+
+    client = client_for(make_user("boss@example.com", is_staff=True))
+    assert client.get("/admin/login/?next=/admin/gallery/")["Location"] == "/admin/gallery/"
+    assert client.get("/admin/login/?next=https://evil.example/")["Location"] == "/admin/"
