@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
@@ -44,6 +47,23 @@ DECODE_ERRORS: tuple[type[BaseException], ...] = (
     KeyError,
     TypeError,
 )
+
+
+# A decoded 49 MP photo takes 147 MB of RGB; gunicorn's threads would stack
+# four of them in one worker. Decodes of images this large take turns, one at a
+# time per process; smaller ones (most phone photos, JPEG draft decodes) do not wait.
+LARGE_DECODE_PIXELS = 16_000_000
+_large_decodes = threading.BoundedSemaphore(1)
+
+
+@contextmanager
+def decode_slot(width: int, height: int) -> Iterator[None]:
+    """Hold the process's one slot for a large decode while the block runs."""
+    if width * height < LARGE_DECODE_PIXELS:
+        yield
+        return
+    with _large_decodes:
+        yield
 
 
 class InvalidImage(ValueError):
@@ -92,7 +112,8 @@ def process_upload(stream: IO[bytes], *, max_pixels: int) -> ProcessedImage:
                         f"{max_pixels / 1e6:.0f} megapixels."
                     )
                 oriented_size = _oriented_size(img)
-                thumbnail = _thumbnail(img)
+                with decode_slot(img.width, img.height):
+                    thumbnail = _thumbnail(img)
     except InvalidImage:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
@@ -111,9 +132,9 @@ def process_upload(stream: IO[bytes], *, max_pixels: int) -> ProcessedImage:
 
 def display_jpeg(stream: IO[bytes], max_side: int = 2560) -> bytes:
     """An oriented JPEG of a stored original the browser cannot show (HEIC)."""
-    with PILImage.open(stream) as img:
-        oriented = ImageOps.exif_transpose(img)
-        oriented.thumbnail((max_side, max_side), PILImage.Resampling.LANCZOS)
+    with PILImage.open(stream) as img, decode_slot(img.width, img.height):
+        img.thumbnail((max_side, max_side), PILImage.Resampling.LANCZOS)
+        oriented = ImageOps.exif_transpose(img)  # on the small copy: a quarter of the memory
         if oriented.mode not in ("RGB", "L"):
             oriented = _flatten(oriented)
         out = io.BytesIO()
@@ -132,8 +153,10 @@ def _thumbnail(img: PILImage.Image) -> bytes:
     if img.format == "JPEG":
         img.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
     img.load()
+    # Shrink first, turn after: exif_transpose copies the whole image, even
+    # when there is nothing to turn. The box is square, so turning after fits.
+    img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), PILImage.Resampling.LANCZOS)
     oriented = ImageOps.exif_transpose(img)
-    oriented.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), PILImage.Resampling.LANCZOS)
     if oriented.mode not in ("RGB", "L"):
         oriented = _flatten(oriented)
     out = io.BytesIO()

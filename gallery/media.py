@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
@@ -81,10 +82,25 @@ def thumbnail_src(image: Image) -> str:
     return image_url("gallery:thumbnail", image.pk)
 
 
+def display_copy_name(image: Image) -> str:
+    """Where the JPEG shown for a photo the browser cannot show is kept; "" for others."""
+    return display_copy_of(str(image.original.name or ""), image.content_type)
+
+
+def display_copy_of(original: str, content_type: str) -> str:
+    if content_type in BROWSER_TYPES or not original:
+        return ""
+    return str(PurePosixPath(original).with_name("display.jpg"))
+
+
 def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponseBase:
-    if variant == "display" and image.content_type not in BROWSER_TYPES:
-        return _converted_for_display(image)
     name, content_type, filename = _stored(image, variant)
+    if variant == "display" and image.content_type not in BROWSER_TYPES:
+        copy = _display_copy(image)
+        if isinstance(copy, bytes):
+            return _jpeg_response(copy)
+        name, content_type = copy, "image/jpeg"
+        filename = download_name(image.original_name, content_type)
     disposition = content_disposition_header(download, filename) or "inline"
     if on_s3():
         url = default_storage.url(  # type: ignore[call-arg]  # S3Storage takes parameters
@@ -111,12 +127,37 @@ def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponse
     return response
 
 
-def _converted_for_display(image: Image) -> HttpResponse:
+def _display_copy(image: Image) -> str | bytes:
+    """The stored display JPEG's name, made on the first view (a 24 MP HEIC takes
+    about a second to convert); its bytes alone when it cannot be stored."""
+    name = display_copy_name(image)
+    if default_storage.exists(name):
+        return name
     try:
         with default_storage.open(str(image.original.name), "rb") as handle:
-            response = HttpResponse(display_jpeg(handle), content_type="image/jpeg")
+            data = display_jpeg(handle)
     except OSError as exc:
         raise Http404("The stored file is missing.") from exc
+    try:
+        saved = default_storage.save(name, ContentFile(data))
+    except STORAGE_ERRORS:
+        logger.warning("Could not keep the display copy %s", name, exc_info=True)
+        _forget(name)  # a partial file would be served as the photo next time
+        return data
+    if saved != name:  # another request stored it first; keep one copy
+        _forget(saved)
+    return name
+
+
+def _forget(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except STORAGE_ERRORS:
+        logger.exception("Could not delete stored file %s", name)
+
+
+def _jpeg_response(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = CACHE_CONTROL
     return response
 

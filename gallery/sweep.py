@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.core.files.storage import default_storage
 
-from .media import STORAGE_ERRORS, on_s3
+from .media import STORAGE_ERRORS, display_copy_of, on_s3
 from .models import Image
 
 PREFIX = "images/"
@@ -47,18 +47,19 @@ class Sweep:
 def survey(min_age: dt.timedelta = MIN_AGE) -> Sweep:
     """What the storage holds under images/ against what the rows name."""
     cutoff = now() - min_age
-    expected = {
-        name: str(pk)
-        for pk, original, thumbnail in Image.objects.values_list("pk", "original", "thumbnail")
-        for name in (original, thumbnail)
-        if name
-    }
+    expected: dict[str, str] = {}  # file name -> its photo's id
+    made_on_view: set[str] = set()  # display copies, made when first shown
+    for pk, *names, content_type in Image.objects.values_list(
+        "pk", "original", "thumbnail", "content_type"
+    ):
+        expected.update({name: str(pk) for name in names if name})
+        made_on_view.add(display_copy_of(names[0], content_type))
     found = Sweep()
     present: set[str] = set()
     for stored in stored_files():
         found.stored += 1
         present.add(stored.name)
-        if stored.name not in expected:
+        if stored.name not in expected and stored.name not in made_on_view:
             (found.orphans if stored.modified < cutoff else found.recent).append(stored.name)
     found.missing = sorted((pk, name) for name, pk in expected.items() if name not in present)
     if not on_s3():

@@ -32,6 +32,7 @@ from accounts.models import AuthenticatedRequest, User
 
 from .detection import DetectionError
 from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
+from .imaging import decode_slot
 from .media import check_storage, serve
 from .models import Image, Label, detect_and_store
 from .ratelimit import allow_detect
@@ -161,7 +162,8 @@ def find_labels(image: Image) -> tuple[list[Label] | None, str]:
     to the log for the operator; the person gets words without paths.
     """
     try:
-        return detect_and_store(image), ""
+        with decode_slot(image.width, image.height):  # the engine decodes the whole photo
+            return detect_and_store(image), ""
     except DetectionError as exc:
         logger.warning("Detect failed for image %s: %s", image.pk, exc.message)
         return None, for_people(exc)

@@ -109,3 +109,21 @@ def test_an_orphan_that_cannot_be_removed_fails_the_run(
     monkeypatch.setattr(FileSystemStorage, "delete", refuse)
     with pytest.raises(CommandError, match="1 orphan files could not be removed"):
         sweep()
+
+
+def test_a_display_copy_is_no_orphan(owner_client: Any, media_root: Path) -> None:
+    import io
+
+    from PIL import Image as PILImage
+
+    from tests.conftest import upload_file
+
+    out = io.BytesIO()
+    PILImage.new("RGB", (64, 48), "red").save(out, "HEIF")
+    owner_client.post("/upload/", {"images": [upload_file("phone.heic", out.getvalue())]})
+    image = Image.objects.get()
+    owner_client.get(f"/images/{image.pk}/display")
+    copy = image.stored_names()[2]
+    age(media_root, copy, TWO_HOURS)
+    assert "No orphans" in sweep()
+    assert default_storage.exists(copy)
