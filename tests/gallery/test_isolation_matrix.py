@@ -26,6 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from gallery.models import Image
+from tests.accounts.test_cognito import pool  # noqa: F401  (fixture)
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +134,17 @@ EXPECTED: dict[str, str] = {
     "preferences/confidence/": "302 405 405 405 405 405 | 302 400 400 400 400 400",
 }
 
+# The same, for the account pages of Cognito mode.
+EXPECTED_COGNITO: dict[str, str] = {
+    "accounts/login/": "200 302 302 302 302 302 | 200 302 302 302 302 302",
+    "accounts/signup/": "200 302 302 302 302 302 | 200 302 302 302 302 302",
+    "accounts/logout/": "302 200 200 200 200 200 | 302 302 302 302 302 302",
+    "accounts/confirm-email/": "200 200 200 200 200 200 | 200 200 200 200 200 200",
+    "accounts/confirm-email/resend/": "405 405 405 405 405 405 | 302 302 302 302 302 302",
+    "accounts/password/reset/": "200 200 200 200 200 200 | 200 200 200 200 200 200",
+    "accounts/password/reset/code/": "200 200 200 200 200 200 | 200 200 200 200 200 200",
+}
+
 # Pages anyone may open without signing in.
 PUBLIC = {
     "admin/login/",
@@ -160,6 +172,13 @@ def patterns(resolvers: list[Any], prefix: str = "") -> Iterator[str]:
 
 
 ALL_PATTERNS = list(dict.fromkeys(patterns(get_resolver(settings.ROOT_URLCONF).url_patterns)))
+# Cognito mode routes its own account pages at /accounts/; the rest is the same.
+COGNITO_URLCONF = "tests.accounts.cognito_urls"
+COGNITO_PATTERNS = [
+    pattern
+    for pattern in dict.fromkeys(patterns(get_resolver(COGNITO_URLCONF).url_patterns))
+    if pattern.startswith("accounts/")
+]
 
 
 @dataclass
@@ -269,3 +288,16 @@ def test_every_pattern_answers_each_role_as_the_table_says(pattern: str, world: 
 
 def test_the_table_names_no_pattern_that_is_gone() -> None:
     assert set(EXPECTED) - set(ALL_PATTERNS) == set()
+    assert set(EXPECTED_COGNITO) - set(COGNITO_PATTERNS) == set()
+
+
+@pytest.mark.parametrize("pattern", COGNITO_PATTERNS)
+def test_every_cognito_account_page_answers_as_the_table_says(
+    pattern: str,
+    world: World,
+    pool: Any,  # noqa: F811  (moto's user pool: nothing reaches AWS)
+) -> None:
+    statuses = observed(pattern, world)
+    row = as_row(statuses)
+    assert pattern in EXPECTED_COGNITO, f"{pattern!r} is not in the table; it answers {row!r}"
+    assert row == EXPECTED_COGNITO[pattern]
