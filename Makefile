@@ -33,8 +33,8 @@ serve:
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # Debian packages the tests drive: chromium (browser tests), nginx, shellcheck and
-# systemd-analyze (deploy checks). Installed only when missing and we are root.
-DEBIAN_TEST_PACKAGES := chromium nginx shellcheck systemd
+# systemd-analyze (deploy checks), curl (the README's API example). Installed only when missing and we are root.
+DEBIAN_TEST_PACKAGES := chromium nginx shellcheck systemd curl
 system-deps:
 	@missing=""; \
 	for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.http import HttpRequest
+from django.utils import timezone
 
 
 class UserManager(BaseUserManager["User"]):
@@ -58,3 +62,57 @@ class AuthenticatedRequest(HttpRequest):
     """The request type of views behind ``@login_required``."""
 
     user: User
+
+
+# A token is shown once; only its digest is kept. SHA-256 of 32 random bytes
+# needs no slow password hash: nobody can guess their way to a preimage.
+TOKEN_PREFIX = "ftl_"  # noqa: S105 (a marker that names the secret, not a secret)
+TOKEN_BYTES = 32
+# Writing the last-used time on every request would turn each read into a write.
+LAST_USED_EVERY = timedelta(minutes=5)
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def issue(self, user: User, name: str) -> tuple[ApiToken, str]:
+        """A new token for ``user``; the secret is returned once and never stored."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+        token = self.create(user=user, name=name, digest=token_digest(secret), hint=secret[-4:])
+        return token, secret
+
+    def user_for(self, secret: str) -> User | None:
+        """The active user a token belongs to, in one query (and rarely one write)."""
+        token = (
+            self.select_related("user")
+            .filter(digest=token_digest(secret), revoked_at__isnull=True, user__is_active=True)
+            .first()
+        )
+        if token is None:
+            return None
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY:
+            self.filter(pk=token.pk).update(last_used_at=now)
+        return token.user
+
+
+class ApiToken(models.Model):
+    """A personal access token for the JSON API (``Authorization: Bearer ...``)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=4, editable=False, help_text="The secret's last characters.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.name} (…{self.hint})"

@@ -13,6 +13,9 @@ def _site_links() -> dict[str, str]:
     return {
         "gallery": reverse("gallery:index"),
         "labels": reverse("gallery:labels"),
+        "suggest": reverse("gallery:suggest"),
+        "tokens": reverse("accounts:tokens"),
+        "search_js": static("js/search.js"),
         "upload": reverse("gallery:upload"),
         "admin": reverse("admin:index"),
         "login": reverse("account_login"),

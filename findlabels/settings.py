@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "ninja",
     "allauth",
     "allauth.account",
     "accounts",
@@ -106,8 +108,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 FINDLABELS_PRESIGN_SECONDS = env_int("FINDLABELS_PRESIGN_SECONDS", 300, minimum=1)
 # Rendered gallery pages are reused until the library changes, and never past
-# half the life of the presigned thumbnail URLs inside them.
-FINDLABELS_GALLERY_CACHE_SECONDS = min(600, FINDLABELS_PRESIGN_SECONDS // 2)
+# half the life of the presigned thumbnail URLs inside them; 0 turns it off.
+FINDLABELS_GALLERY_CACHE_SECONDS = min(
+    env_int("FINDLABELS_GALLERY_CACHE_SECONDS", 600, minimum=0), FINDLABELS_PRESIGN_SECONDS // 2
+)
 # The default cache is in the database, so every worker and instance shares
 # rate limits. Rendered gallery pages stay in each worker's memory: their keys
 # carry the owner's gallery_version, so no copy can be stale.

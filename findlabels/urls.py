@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
+from gallery.api import api, api_not_found
 from gallery.views import healthz
 
 admin.site.site_header = "Find the Labels moderation"
@@ -22,6 +23,9 @@ def build_urlpatterns(auth: str) -> list[URLPattern | URLResolver]:
         path("admin/", admin.site.urls),
         path("accounts/", include(accounts)),
         path("healthz", healthz, name="healthz"),
+        path("api/v1/", api.urls),
+        re_path(r"^api/v1/(?P<path>.*)$", api_not_found),
+        path("", include("accounts.urls")),
         path("", include("gallery.urls")),
     ]
 

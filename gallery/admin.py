@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
@@ -7,18 +9,45 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .detection import DetectionError
-from .models import Image, Label, detect_and_store
+from .models import Image, Label, LabelCorrection, MutedLabel, detect_and_store
 
 
 class LabelInline(admin.TabularInline):
     model = Label
-    fields = ("name", "confidence", "parents")
+    fields = ("name", "confidence", "parents", "source", "shown")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ("-confidence",)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class CorrectionInline(admin.TabularInline):
+    """What the owner said of the engine's labels: moderators see it, never change it."""
+
+    model = LabelCorrection
+    fields = ("name", "action", "made_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Corrections by the owner"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(MutedLabel)
+class MutedLabelAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "muted_at")
+    search_fields = ("name", "owner__email")
+    list_select_related = ("owner",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -59,7 +88,7 @@ class ImageAdmin(admin.ModelAdmin):
         "detected_at",
     )
     fields = ("large_preview", "hidden", "hidden_reason", *readonly_fields[1:])
-    inlines = (LabelInline,)
+    inlines = (LabelInline, CorrectionInline)
     # Django's own "delete selected" stays: deleting fires post_delete, which removes files.
     actions = ("hide", "unhide", "redetect")
     date_hierarchy = "uploaded_at"
@@ -85,15 +114,24 @@ class ImageAdmin(admin.ModelAdmin):
         url = reverse("gallery:thumbnail", args=[obj.pk])
         return format_html('<img src="{}" alt="" style="max-width:400px">', url)
 
+    def save_model(self, request: HttpRequest, obj: Image, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "hidden" in form.changed_data:
+            obj.reindex()  # a hidden photo is found by nothing
+
     @admin.action(description="Hide selected photos from their owners")
     def hide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        count = queryset.update(hidden=True)
-        self.message_user(request, f"Hid {count} photo(s).")
+        images = list(queryset)
+        for image in images:
+            image.set_hidden(True)
+        self.message_user(request, f"Hid {len(images)} photo(s).")
 
     @admin.action(description="Show selected photos again")
     def unhide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        count = queryset.update(hidden=False, hidden_reason="")
-        self.message_user(request, f"Unhid {count} photo(s).")
+        images = list(queryset)
+        for image in images:
+            image.set_hidden(False)
+        self.message_user(request, f"Unhid {len(images)} photo(s).")
 
     @admin.action(description="Run label detection again")
     def redetect(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:

@@ -10,16 +10,19 @@ import errno
 import logging
 import os
 import shutil
+import uuid
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 
 from .imaging import BROWSER_TYPES, FORMATS, display_jpeg
@@ -91,6 +94,31 @@ def display_copy_of(original: str, content_type: str) -> str:
     if content_type in BROWSER_TYPES or not original:
         return ""
     return str(PurePosixPath(original).with_name("display.jpg"))
+
+
+SIGNED_SALT = "gallery.media"
+
+
+def signed_url(image: Image, variant: str) -> str:
+    """A URL that fetches one variant without a session, for API clients.
+
+    S3 presigns its own; locally the app signs the photo's id and variant, and
+    the link expires as a presigned one would (FINDLABELS_PRESIGN_SECONDS).
+    """
+    name, _, _ = _stored(image, variant)
+    if on_s3():
+        return str(default_storage.url(name))
+    token = signing.dumps({"i": str(image.pk), "v": variant}, salt=SIGNED_SALT)
+    return reverse("gallery:signed_media", args=[token])
+
+
+def image_for_signed(token: str) -> tuple[uuid.UUID, str] | None:
+    """(image id, variant) of a signed media link still valid, else None."""
+    try:
+        data = signing.loads(token, salt=SIGNED_SALT, max_age=settings.FINDLABELS_PRESIGN_SECONDS)
+        return uuid.UUID(data["i"]), str(data["v"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
 
 
 def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponseBase:

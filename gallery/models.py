@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
-from django.db.models import Count, F, Prefetch, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from . import media
+from . import media, search
 from .detection import Detection, DetectionError, Instance, get_detector
 from .detection import Label as DetectedLabel
 from .links import image_url
@@ -18,11 +20,11 @@ from .links import image_url
 if TYPE_CHECKING:
     from accounts.models import User
 
-# A gallery card shows up to CARD_LABELS chips, picked from the image's top
-# CARD_CANDIDATES labels: the narrowest of those found at CARD_MIN_CONFIDENCE or more.
+# A gallery card shows up to CARD_LABELS chips: the narrowest of the labels
+# shown at the person's slider value.
 CARD_LABELS = 3
-CARD_CANDIDATES = 8
-CARD_MIN_CONFIDENCE = 50.0
+CARD_MIN_CONFIDENCE = 50
+ENGINE_NAMES = {"local": "the on-box engine", "rekognition": "Amazon Rekognition"}
 # A broad label (Animal, Pet) gives way to a narrower one (Cat) found nearly as surely.
 NARROWER_WINS_AT = 0.9
 
@@ -34,26 +36,38 @@ class ImageQuerySet(models.QuerySet["Image"]):
     def visible(self) -> ImageQuerySet:
         return self.filter(hidden=False)
 
-    def with_label(self, name: str, min_confidence: float = 0) -> ImageQuerySet:
-        # A join (not EXISTS per image) lets the database start from the few
-        # matching labels in (name, confidence); one name per image, so no duplicates.
-        return self.visible().filter(labels__name=name, labels__confidence__gte=min_confidence)
+    def with_label(self, user: User, name: str, minimum: int = 0) -> ImageQuerySet:
+        """The person's images found by ``name`` (a label, a synonym or a parent)."""
+        clause = search.Clause(search.phrase(name), minimum)
+        return self.search(user, search.Query((clause,)), minimum)
+
+    def search(self, user: User, query: search.Query, default_minimum: int) -> ImageQuerySet:
+        """The person's visible images that meet every clause of ``query``.
+
+        One indexed semi-join per clause on (owner, term, confidence): the
+        same few queries at a thousand photos as at a hundred thousand.
+        """
+        images = self.owned_by(user).visible()
+        for clause, minimum in query.minimums(default_minimum):
+            found = SearchTerm.objects.filter(
+                owner=user, term=clause.term, confidence__gte=search.at_least(minimum)
+            ).values("image_id")
+            images = images.exclude(pk__in=found) if clause.exclude else images.filter(pk__in=found)
+        return images
+
+    def neighbours(self, image: Image) -> tuple[Image | None, Image | None]:
+        """The photos just newer and just older than ``image`` in gallery order."""
+        at, pk = image.uploaded_at, image.pk
+        newer = self.filter(Q(uploaded_at__gt=at) | Q(uploaded_at=at, pk__gt=pk))
+        older = self.filter(Q(uploaded_at__lt=at) | Q(uploaded_at=at, pk__lt=pk))
+        return (
+            newer.order_by("uploaded_at", "pk").only("pk").first(),
+            older.order_by("-uploaded_at", "-pk").only("pk").first(),
+        )
 
     def for_gallery(self) -> ImageQuerySet:
-        """Newest first, with each image's top labels in one extra query."""
-        labels = Label.objects.order_by("-confidence", "name").only(
-            "image_id", "name", "confidence", "parents"
-        )
-        return self.order_by("-uploaded_at", "-pk").prefetch_related(
-            Prefetch("labels", queryset=labels[:CARD_CANDIDATES], to_attr="ranked_labels")
-        )
-
-    def update(self, **kwargs: Any) -> int:
-        """Bulk updates (moderation) also refresh the owners' cached gallery pages."""
-        owners = set(self.values_list("owner_id", flat=True))
-        count = super().update(**kwargs)
-        touch_galleries(*owners)
-        return count
+        """Newest first, as the gallery lists them."""
+        return self.order_by("-uploaded_at", "-pk")
 
 
 def touch_galleries(*owner_ids: int) -> None:
@@ -104,16 +118,23 @@ class Image(models.Model):
     moderation_labels = models.JSONField(default=list, blank=True)
     moderation_checked_at = models.DateTimeField(null=True, blank=True)
 
+    # What this photo adds to its owner's LabelTally rows: {label name: shown percent}.
+    tallied = models.JSONField(default=dict, blank=True, editable=False)
+
     hidden = models.BooleanField(default=False, help_text="Hidden by a moderator.")
     hidden_reason = models.CharField(max_length=255, blank=True)
 
     objects = ImageQuerySet.as_manager()
+    # The chips of the image's gallery card, set by with_cards.
+    cards: list[CardLabel]
 
     class Meta:
         ordering = ("-uploaded_at",)
         indexes = [
             models.Index(fields=["owner", "-uploaded_at"], name="image_owner_newest"),
             models.Index(fields=["moderation_status"], name="image_moderation_status"),
+            # "Detect all photos without labels" counts and walks these.
+            models.Index(fields=["owner", "detected_at"], name="image_owner_detected"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["owner", "sha256"], name="image_unique_per_owner")
@@ -126,12 +147,9 @@ class Image(models.Model):
         return image_url("gallery:detail", self.pk)
 
     @property
-    def card_labels(self) -> list[Label]:
-        """The card's chips; ``for_gallery`` prefetches the candidates in one query a page."""
-        ranked = getattr(self, "ranked_labels", None)
-        if ranked is None:
-            ranked = list(self.labels.order_by("-confidence", "name")[:CARD_CANDIDATES])
-        return narrowest_labels(ranked)
+    def engine_name(self) -> str:
+        """Who found the labels, in words for the person."""
+        return ENGINE_NAMES.get(self.engine, "the label engine")
 
     @property
     def thumbnail_src(self) -> str:
@@ -141,8 +159,98 @@ class Image(models.Model):
         names = (self.original.name, self.thumbnail.name, media.display_copy_name(self))
         return [name for name in names if name]
 
+    def corrected(self, rows: list[Label]) -> list[Label]:
+        """The engine's label rows with this person's corrections applied."""
+        corrections = dict(self.corrections.values_list("name", "action"))
+        muted = set(
+            MutedLabel.objects.filter(owner_id=self.owner_id).values_list("name", flat=True)
+        )
+        kept = [row for row in rows if corrections.get(row.name) != LabelCorrection.Action.ADDED]
+        for row in kept:
+            row.shown = row.name not in muted and row.name not in corrections
+        added = [
+            name for name, action in corrections.items() if action == LabelCorrection.Action.ADDED
+        ]
+        return kept + [person_label(self, name) for name in added]
+
+    def remove_label(self, name: str) -> bool:
+        """Hide a label from this photo for good (Detect again keeps it hidden)."""
+        with transaction.atomic():
+            changed = self.labels.filter(name=name, shown=True).update(shown=False)
+            if not changed:
+                return False
+            self.corrections.update_or_create(
+                name=name, defaults={"action": LabelCorrection.Action.REMOVED}
+            )
+            self.labels.filter(name=name, source=Label.Source.PERSON).delete()
+            self.reindex()
+        return True
+
+    def add_label(self, name: str) -> Label:
+        """A label the person says is there: confidence 100, source "you"."""
+        with transaction.atomic():
+            self.corrections.update_or_create(
+                name=name, defaults={"action": LabelCorrection.Action.ADDED}
+            )
+            self.labels.filter(name=name).delete()
+            label = person_label(self, name)
+            label.save()
+            self.reindex()
+        return label
+
+    def undo_correction(self, name: str) -> bool:
+        """Take back a removal or an addition; the engine's answer shows again."""
+        with transaction.atomic():
+            correction = self.corrections.filter(name=name).first()
+            if correction is None:
+                return False
+            correction.delete()
+            if correction.action == LabelCorrection.Action.ADDED:
+                self.labels.filter(name=name, source=Label.Source.PERSON).delete()
+            elif not MutedLabel.objects.filter(owner_id=self.owner_id, name=name).exists():
+                self.labels.filter(name=name).update(shown=True)
+            self.reindex()
+        return True
+
+    def set_hidden(self, hidden: bool, reason: str = "") -> None:
+        """Hide the photo from its owner's library (a moderator's call), or show it again."""
+        self.hidden, self.hidden_reason = hidden, reason if hidden else ""
+        with transaction.atomic():
+            self.save(update_fields=["hidden", "hidden_reason"])
+            self.reindex()
+
+    def reindex(self) -> None:
+        """Bring this photo's search terms, its share of the label tallies and its
+        owner's cached gallery pages up to date.
+
+        Called wherever what a photo shows or is found by changes: upload, new
+        labels, corrections, visibility. A hidden photo is found by nothing and
+        counted nowhere.
+        """
+        labels = [] if self.hidden else list(self.labels.shown())
+        terms = (
+            {}
+            if self.hidden
+            else search.photo_terms(labels, self.text, self.properties, self.original_name)
+        )
+        tallied = {label.name: label.percent for label in labels}
+        with transaction.atomic():
+            self.terms.all().delete()
+            SearchTerm.objects.bulk_create(
+                SearchTerm(image=self, owner_id=self.owner_id, term=term, confidence=confidence)
+                for term, confidence in terms.items()
+            )
+            LabelTally.objects.shift(self.owner_id, self.tallied, tallied)
+            self.tallied = tallied
+            Image.objects.filter(pk=self.pk).update(tallied=tallied)
+            touch_galleries(self.owner_id)
+
     def replace_labels(self, detection: Detection) -> list[Label]:
-        """Store a detection, replacing any earlier one, in one transaction."""
+        """Store a detection, replacing any earlier one, in one transaction.
+
+        The person's corrections outlive it: labels they removed or muted stay
+        hidden, labels they added stay.
+        """
         rows = [
             Label(
                 image=self,
@@ -156,6 +264,7 @@ class Image(models.Model):
             for label in unique_by_name(detection.sorted_labels())
         ]
         with transaction.atomic():
+            rows = self.corrected(rows)
             self.labels.all().delete()
             Label.objects.bulk_create(rows)
             self.engine = detection.engine
@@ -174,7 +283,26 @@ class Image(models.Model):
                     "incomplete",
                 ]
             )
+            self.reindex()
         return rows
+
+
+def person_label(image: Image, name: str) -> Label:
+    """A label added by the person: sure, with the taxonomy's parents where it knows the name."""
+    return Label(
+        image=image,
+        name=name,
+        confidence=100.0,
+        parents=list(known_parents(name)),
+        source=Label.Source.PERSON,
+    )
+
+
+def known_parents(name: str) -> tuple[str, ...]:
+    from .detection.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.load()
+    return taxonomy.parents(name) if name in taxonomy.label_names else ()
 
 
 def unique_by_name(labels: list[DetectedLabel]) -> list[DetectedLabel]:
@@ -185,14 +313,45 @@ def unique_by_name(labels: list[DetectedLabel]) -> list[DetectedLabel]:
     return list(kept.values())
 
 
-def narrowest_labels(ranked: list[Label]) -> list[Label]:
+class CardLabel(NamedTuple):
+    name: str
+    confidence: float
+    parents: list[str]
+
+    @property
+    def percent(self) -> int:
+        return search.shown_percent(self.confidence)
+
+
+def with_cards(images: Iterable[Image], minimum: int) -> None:
+    """Give each image its card chips (``image.cards``) at the slider value, in one query.
+
+    Plain rows, not Label objects: a page of 24 cards reads a few hundred.
+    """
+    images = list(images)
+    rows = (
+        Label.objects.shown()
+        .filter(image__in=images, confidence__gte=search.at_least(minimum))
+        .order_by("-confidence", "name")
+        .values_list("image_id", "name", "confidence", "parents")
+    )
+    ranked: dict[uuid.UUID, list[CardLabel]] = {image.pk: [] for image in images}
+    for image_id, name, confidence, parents in rows:
+        ranked[image_id].append(CardLabel(name, confidence, parents))
+    for image in images:
+        image.cards = narrowest_labels(ranked[image.pk], minimum)
+
+
+def narrowest_labels(
+    ranked: Sequence[CardLabel] | Sequence[Label], minimum: int = CARD_MIN_CONFIDENCE
+) -> list[Any]:
     """What a card says: "Cat", not "Animal, Mammal, Pet", when Cat is about as sure.
 
-    ``ranked`` comes most confident first. A label is left out when a narrower
-    one (a label naming it as a parent) is found nearly as surely; labels under
-    CARD_MIN_CONFIDENCE are left out too, unless nothing else is left.
+    ``ranked`` comes most confident first. Only labels shown at ``minimum``
+    percent or more (the person's slider) are candidates; a label is left out
+    when a narrower one (a label naming it as a parent) is found nearly as surely.
     """
-    sure = [label for label in ranked if label.confidence >= CARD_MIN_CONFIDENCE]
+    sure = [label for label in ranked if label.confidence >= search.at_least(minimum)]
     confidence = {label.name: label.confidence for label in sure}
     broader = {
         parent
@@ -200,8 +359,7 @@ def narrowest_labels(ranked: list[Label]) -> list[Label]:
         for parent in label.parents
         if label.confidence >= NARROWER_WINS_AT * confidence.get(parent, math.inf)
     }
-    narrowest = [label for label in sure if label.name not in broader]
-    return narrowest[:CARD_LABELS] or ranked[:1]
+    return [label for label in sure if label.name not in broader][:CARD_LABELS]
 
 
 def label_instance_as_json(instance: Instance) -> dict[str, Any]:
@@ -221,6 +379,10 @@ def label_instance_as_json(instance: Instance) -> dict[str, Any]:
 class LabelQuerySet(models.QuerySet["Label"]):
     def owned_by(self, user: User) -> LabelQuerySet:
         return self.filter(image__owner=user, image__hidden=False)
+
+    def shown(self) -> LabelQuerySet:
+        """What the person sees: without the labels they removed or muted."""
+        return self.filter(shown=True)
 
     def counts(self, min_confidence: float = 0) -> QuerySet[Label, dict[str, Any]]:
         """Label names with how many images carry each, most common first."""
@@ -244,6 +406,15 @@ class Label(models.Model):
     categories = models.JSONField(default=list, blank=True)
     instances = models.JSONField(default=list, blank=True)
 
+    class Source(models.TextChoices):
+        ENGINE = "engine", "the engine"
+        PERSON = "you", "you"
+
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.ENGINE)
+    # False when the person removed it from this photo or muted its name:
+    # corrections win over the engine everywhere.
+    shown = models.BooleanField(default=True)
+
     objects = LabelQuerySet.as_manager()
 
     class Meta:
@@ -261,13 +432,198 @@ class Label(models.Model):
 
     @property
     def percent(self) -> int:
-        return int(self.confidence + 0.5)  # half up, as people round
+        return search.shown_percent(self.confidence)
 
     @property
     def boxes(self) -> list[dict[str, float]]:
         """The instances as CSS percentages of the displayed image."""
         sides = ("left", "top", "width", "height")
         return [{side: float(box[side]) * 100 for side in sides} for box in self.instances]
+
+
+class LabelCorrection(models.Model):
+    """A person's word on one label of one photo; it outlives Detect again."""
+
+    class Action(models.TextChoices):
+        REMOVED = "removed", "Removed"
+        ADDED = "added", "Added"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="corrections")
+    name = models.CharField(max_length=128)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    made_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "name"], name="correction_unique_per_image")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.name}"
+
+
+# Rekognition's LabelExclusionFilters takes at most 100 names.
+MAX_MUTED = 100
+
+
+class MutedLabelQuerySet(models.QuerySet["MutedLabel"]):
+    def names(self, owner_id: int) -> list[str]:
+        return list(self.filter(owner_id=owner_id).order_by("name").values_list("name", flat=True))
+
+
+class MutedLabel(models.Model):
+    """ "Never show me X": one person's label name, hidden on every photo of theirs."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="muted_labels"
+    )
+    name = models.CharField(max_length=128)
+    muted_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MutedLabelQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="muted_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def mute_label(owner: User, name: str) -> bool:
+    """Hide ``name`` (the label itself, not its children) on all the person's photos.
+
+    False when the person already mutes MAX_MUTED names.
+    """
+    with transaction.atomic():
+        if MutedLabel.objects.filter(owner=owner).count() >= MAX_MUTED:
+            return False
+        _, created = MutedLabel.objects.get_or_create(owner=owner, name=name)
+        if created:
+            labels = Label.objects.filter(image__owner=owner, name=name)
+            labels.update(shown=False)
+            reindex_images_with(labels)
+    touch_galleries(owner.pk)
+    return True
+
+
+def unmute_label(owner: User, name: str) -> None:
+    """Show ``name`` again wherever the engine found it and the person did not remove it."""
+    with transaction.atomic():
+        if not MutedLabel.objects.filter(owner=owner, name=name).delete()[0]:
+            return
+        removed = LabelCorrection.objects.filter(image__owner=owner, name=name).values("image_id")
+        labels = Label.objects.filter(image__owner=owner, name=name)
+        labels.exclude(image_id__in=removed).update(shown=True)
+        reindex_images_with(labels)
+    touch_galleries(owner.pk)
+
+
+def reindex_images_with(labels: LabelQuerySet) -> None:
+    for image in Image.objects.filter(pk__in=labels.values("image_id")).iterator(chunk_size=500):
+        image.reindex()
+
+
+class SearchTerm(models.Model):
+    """The search index: one row per photo and term, with the confidence it is found at.
+
+    Terms are folded words and phrases (see :mod:`gallery.search`): label
+    names, their words, synonyms and parents, words of the photo's text,
+    colours ("red", "red car") and file-name words.
+    """
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="terms")
+    # The owner again, so a query starts from one person's slice of the index.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    term = models.CharField(max_length=search.MAX_TERM)
+    confidence = models.FloatField()
+
+    class Meta:
+        indexes = [
+            # Covers a clause's lookup: no visit to the table itself.
+            models.Index(fields=["owner", "term", "confidence", "image"], name="searchterm_lookup"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "term"], name="searchterm_unique_per_image")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term} ({self.confidence:.1f}%)"
+
+
+class LabelTallyQuerySet(models.QuerySet["LabelTally"]):
+    def shift(self, owner_id: int, old: dict[str, int], new: dict[str, int]) -> None:
+        """Move one photo's counts from its ``old`` labels to its ``new`` ones."""
+        changes = Counter({(name, percent): 1 for name, percent in new.items()})
+        changes.subtract({(name, percent): 1 for name, percent in old.items()})
+        for (name, percent), change in changes.items():
+            if change == 0:
+                continue
+            rows = self.filter(owner_id=owner_id, name=name, percent=percent)
+            if not rows.update(images=F("images") + change) and change > 0:
+                _, created = self.get_or_create(
+                    owner_id=owner_id,
+                    name=name,
+                    percent=percent,
+                    defaults={"images": change, "folded": name.casefold()},
+                )
+                if not created:  # another request made the row in between
+                    rows.update(images=F("images") + change)
+
+    def counts(self, owner_id: int, minimum: int) -> QuerySet[LabelTally, dict[str, Any]]:
+        """Label names with how many photos show each at ``minimum`` percent or more."""
+        return (
+            self.filter(owner_id=owner_id, percent__gte=minimum, images__gt=0)
+            .values("name")
+            .annotate(count=Sum("images"))
+            .order_by("-count", "name")
+        )
+
+    def suggestions(
+        self, owner_id: int, prefix: str, minimum: int, limit: int = 8
+    ) -> list[dict[str, Any]]:
+        """Labels whose name (or a word of it) starts with ``prefix``, most photos first."""
+        folded = prefix.casefold()
+        upper = folded + "\U0010ffff"
+        rows = (
+            self.filter(owner_id=owner_id, percent__gte=minimum, images__gt=0)
+            .filter(Q(folded__gte=folded, folded__lt=upper) | Q(folded__contains=" " + folded))
+            .values("name")
+            .annotate(count=Sum("images"))
+            .order_by("-count", "name")[:limit]
+        )
+        return list(rows)
+
+
+class LabelTally(models.Model):
+    """How many of a person's photos show a label at each shown percent.
+
+    Kept in step by Image.reindex, so /labels/ and suggestions read a few
+    hundred rows instead of counting a million labels.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    name = models.CharField(max_length=128)
+    folded = models.CharField(max_length=128, editable=False)
+    percent = models.PositiveSmallIntegerField()
+    images = models.IntegerField(default=0)
+
+    objects = LabelTallyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name", "percent"], name="labeltally_unique")
+        ]
+        indexes = [
+            models.Index(fields=["owner", "folded"], name="labeltally_prefix"),
+            models.Index(fields=["owner", "percent"], name="labeltally_owner_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.percent}%: {self.images}"
 
 
 def detect_and_store(image: Image) -> list[Label]:

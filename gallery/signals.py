@@ -5,11 +5,11 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 
 from .media import STORAGE_ERRORS, remove_empty_folders
-from .models import Image, touch_galleries
+from .models import Image, LabelTally, touch_galleries
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,13 @@ def remove_files_after_delete(sender: type[Image], instance: Image, **kwargs: An
     transaction.on_commit(lambda: delete_stored_files(names))
 
 
-@receiver(post_save, sender=Image)
 @receiver(post_delete, sender=Image)
 def refresh_owner_gallery(sender: type[Image], instance: Image, **kwargs: Any) -> None:
-    # Labels change only through Image.replace_labels, which saves the image too.
+    # Deletes come from many places (views, admin, an account's cascade); every
+    # other change to what a gallery shows goes through Image.reindex.
     touch_galleries(instance.owner_id)
+
+
+@receiver(pre_delete, sender=Image)
+def untally_deleted_image(sender: type[Image], instance: Image, **kwargs: Any) -> None:
+    LabelTally.objects.shift(instance.owner_id, instance.tallied, {})

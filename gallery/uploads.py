@@ -67,7 +67,7 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
         thumbnail = default_storage.save(written[1], ContentFile(processed.thumbnail))
         written += {original, thumbnail} - set(written)  # a storage may pick other names
         with transaction.atomic():
-            return Image.objects.create(
+            image = Image.objects.create(
                 owner=owner,
                 original=original,
                 thumbnail=thumbnail,
@@ -78,6 +78,8 @@ def store_upload(owner: User, upload: UploadedFile) -> Image:
                 height=processed.height,
                 sha256=processed.sha256,
             )
+            image.reindex()  # found by its file name before any label
+            return image
     except IntegrityError:
         delete_stored_files(written)
         _refuse_a_duplicate(owner, processed.sha256)  # stored by a request at the same time

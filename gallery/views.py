@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,12 +13,14 @@ from django.core.cache import caches
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import connection
+from django.forms import Form
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
     JsonResponse,
+    QueryDict,
 )
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -24,18 +28,32 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import AuthenticatedRequest, User
 
+from . import search
 from .detection import DetectionError
-from .forms import ConfidenceForm, GalleryFilterForm, UploadForm
+from .forms import BulkForm, ConfidenceForm, GalleryFilterForm, LabelNameForm, UploadForm
 from .imaging import decode_slot
 from .media import check_storage, serve
-from .models import Image, Label, detect_and_store
+from .media import image_for_signed as media_for_signed
+from .models import (
+    MAX_MUTED,
+    Image,
+    Label,
+    LabelTally,
+    MutedLabel,
+    detect_and_store,
+    mute_label,
+    unmute_label,
+    with_cards,
+)
 from .ratelimit import allow_detect
+from .search import Query
 from .uploads import AlreadyStored, UploadRejected, store_upload
 
 PAGE_SIZE = 24
@@ -64,6 +82,10 @@ def may_view_any(user: User) -> bool:
     return user.is_staff and user.has_perm("gallery.view_image")
 
 
+def first_error(form: Form) -> str:
+    return str(next(iter(form.errors.values()))[0])
+
+
 def wants_json(request: HttpRequest) -> bool:
     return request.headers.get("X-Requested-With") == "XMLHttpRequest"
 
@@ -72,13 +94,12 @@ def wants_json(request: HttpRequest) -> bool:
 @require_GET
 def index(request: AuthenticatedRequest) -> HttpResponse:
     form = GalleryFilterForm(request.GET)
-    label, minimum = "", 0
-    if form.is_valid():
-        label, minimum = form.cleaned_data["label"], form.cleaned_data["min"] or 0
+    query = form.query()
+    minimum = request.user.label_confidence
     page_number = _page_number(request.GET.get("page"))
     # Rendered by our own templates from escaped values, so safe to embed.
-    grid = mark_safe(cached_grid(request, label, minimum, page_number))  # noqa: S308
-    context = {"grid": grid, "form": form, "label": label, "minimum": minimum}
+    grid = mark_safe(cached_grid(request, query, minimum, page_number))  # noqa: S308
+    context = {"grid": grid, "form": form, "query": query, "minimum": minimum}
     return render(request, "gallery/index.html", context)
 
 
@@ -86,22 +107,33 @@ def _page_number(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
-def cached_grid(request: AuthenticatedRequest, label: str, minimum: int, number: int) -> str:
+def cached_grid(request: AuthenticatedRequest, query: Query, minimum: int, number: int) -> str:
     """The rendered cards and pager, reused until the owner's library changes.
 
     The key holds the user's gallery_version, which every change bumps, and the
     user row is loaded anyway: a repeated page costs no query at all.
     """
     user = request.user
-    key = f"gallery:{user.pk}:{user.gallery_version}:{number}:{minimum}:{label}"
+    wanted = " ".join(clause.text() for clause in query.clauses)
+    asked = hashlib.blake2s(wanted.encode(), digest_size=12).hexdigest()  # any words, safe key
+    key = f"gallery:{user.pk}:{user.gallery_version}:{number}:{minimum}:{asked}"
     pages = caches["pages"]
     grid: str | None = pages.get(key)
     if grid is None:
-        images = Image.objects.owned_by(user)
-        if label:
-            images = images.with_label(label, minimum)
+        images = (
+            Image.objects.search(user, query, minimum) if query else Image.objects.owned_by(user)
+        )
         page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(number)
-        context = {"page": page, "label": label, "minimum": minimum}
+        with_cards(page.object_list, minimum)
+        unlabelled = Image.objects.owned_by(user).visible().filter(detected_at__isnull=True)
+        context = {
+            "page": page,
+            "query": query,
+            "wanted": wanted,
+            "minimum": minimum,
+            "unlabelled": unlabelled.count(),
+            "back": request.get_full_path(),
+        }
         grid = render_to_string("gallery/_grid.html", context, request)
         pages.set(key, grid)
     return grid
@@ -112,8 +144,24 @@ def cached_grid(request: AuthenticatedRequest, label: str, minimum: int, number:
 def labels(request: AuthenticatedRequest) -> HttpResponse:
     # Counted where the person's slider stands, so "Dog" is not listed for a 3% guess.
     minimum = request.user.label_confidence
-    counts = Label.objects.owned_by(request.user).counts(min_confidence=minimum)
-    return render(request, "gallery/labels.html", {"counts": counts, "minimum": minimum})
+    counts = LabelTally.objects.counts(request.user.pk, minimum)
+    muted = MutedLabel.objects.names(request.user.pk)
+    context = {"counts": counts, "minimum": minimum, "muted": muted}
+    return render(request, "gallery/labels.html", context)
+
+
+@login_required
+@require_GET
+def suggest(request: AuthenticatedRequest) -> JsonResponse:
+    """Labels the person has that start with what they typed, most photos first."""
+    prefix = request.GET.get("q", "").strip()[: search.MAX_TERM]
+    if not prefix:
+        return JsonResponse({"suggestions": []})
+    rows = LabelTally.objects.suggestions(request.user.pk, prefix, request.user.label_confidence)
+    found = [{"name": row["name"], "count": row["count"]} for row in rows]
+    if request.GET.get("all"):  # adding a label: every name the engines know, too
+        found += search.known_names(prefix, exclude={row["name"] for row in found})
+    return JsonResponse({"suggestions": found})
 
 
 @login_required
@@ -188,10 +236,42 @@ def for_people(error: DetectionError) -> str:
 @require_GET
 def detail(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
     image = image_for(request, image_id)
-    labels = list(image.labels.all()) if not image.hidden else []
-    confidence = request.user.label_confidence
-    context = {"image": image, "labels": labels, "confidence": confidence}
+    labels = list(image.labels.shown()) if not image.hidden else []
+    back = gallery_back_link(request.GET.get("back", ""))
+    context = {
+        **viewer_links(request, image, back),
+        "image": image,
+        "labels": labels,
+        "confidence": request.user.label_confidence,
+        "removed": image.corrections.filter(action="removed").values_list("name", flat=True),
+        "muted": MutedLabel.objects.names(image.owner_id),
+    }
     return render(request, "gallery/detail.html", context)
+
+
+def gallery_back_link(raw: str) -> str:
+    """The gallery page the person came from, if ``raw`` is one (never another site)."""
+    return raw if raw == "/" or raw.startswith("/?") else "/"
+
+
+def viewer_links(request: AuthenticatedRequest, image: Image, back: str) -> dict[str, str]:
+    """Links to the newer and older photo in the gallery the person came from."""
+    if image.owner_id != request.user.pk:
+        return {"back": back}
+    form = GalleryFilterForm(QueryDict(back[2:]))
+    query = form.query()
+    photos = (
+        Image.objects.search(request.user, query, request.user.label_confidence)
+        if query
+        else Image.objects.owned_by(request.user)
+    )
+    newer, older = photos.neighbours(image)
+    suffix = f"?back={quote(back)}"
+    return {
+        "back": back,
+        "newer": f"{newer.get_absolute_url()}{suffix}" if newer else "",
+        "older": f"{older.get_absolute_url()}{suffix}" if older else "",
+    }
 
 
 @login_required
@@ -215,6 +295,127 @@ def detect(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def correct_label(request: AuthenticatedRequest, image_id: uuid.UUID, action: str) -> HttpResponse:
+    """Remove a label from a photo, add one, or undo either; all outlive Detect again."""
+    image = image_for(request, image_id, manage=True)
+    form = LabelNameForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+        return redirect(image)
+    name = form.cleaned_data["name"]
+    if action == "remove" and image.remove_label(name):
+        messages.success(request, f"Removed “{name}” from this photo.")
+    elif action == "add":
+        image.add_label(name)
+        messages.success(request, f"Added “{name}”.")
+    elif action == "undo" and image.undo_correction(name):
+        messages.success(request, f"“{name}” is back as the engine found it.")
+    return redirect(image)
+
+
+@login_required
+@require_POST
+def mute(request: AuthenticatedRequest, action: str) -> HttpResponse:
+    """ "Never show me X" on every photo, or show it again."""
+    form = LabelNameForm(request.POST)
+    back = url_has_allowed_host_and_scheme(request.POST.get("next"), {request.get_host()})
+    target = request.POST["next"] if back else reverse("gallery:labels")
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+    elif action == "unmute":
+        unmute_label(request.user, form.cleaned_data["name"])
+        messages.success(request, f"“{form.cleaned_data['name']}” shows again.")
+    elif mute_label(request.user, form.cleaned_data["name"]):
+        messages.success(request, f"“{form.cleaned_data['name']}” will not be shown again.")
+    else:
+        messages.error(request, f"You can hide at most {MAX_MUTED} labels; show one again first.")
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def bulk(request: AuthenticatedRequest) -> HttpResponse:
+    """Delete, detect again, add or remove a label on the selected photos."""
+    form = BulkForm(request.POST)
+    back = request.POST.get("next", "")
+    target = back if url_has_allowed_host_and_scheme(back, {request.get_host()}) else "/"
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+        return redirect(target)
+    # Another person's ids select nothing: no hint that they exist.
+    images = list(Image.objects.owned_by(request.user).filter(pk__in=form.cleaned_data["ids"]))
+    action, name = form.cleaned_data["action"], form.cleaned_data.get("name", "")
+    if action == "delete":
+        for image in images:
+            image.delete()
+        messages.success(request, f"Deleted {len(images)} photo{pluralize(len(images))}.")
+    elif action == "detect":
+        _detect_each(request, images)
+    else:
+        changed = [image for image in images if _correct(image, action, name)]
+        verb = "Added" if action == "add" else "Removed"
+        messages.success(
+            request, f"{verb} “{name}” on {len(changed)} photo{pluralize(len(changed))}."
+        )
+    return redirect(target)
+
+
+def _correct(image: Image, action: str, name: str) -> bool:
+    if action == "add":
+        image.add_label(name)
+        return True
+    return image.remove_label(name)
+
+
+def _detect_each(request: AuthenticatedRequest, images: list[Image]) -> None:
+    done, failed = 0, []
+    for image in images:
+        if image.hidden:
+            continue
+        if not allow_detect(request.user.pk):
+            messages.warning(request, "You have reached the Detect limit for this minute.")
+            break
+        found, _ = find_labels(image)  # the reasons are in the log
+        if found is None:
+            failed.append(image.original_name)
+        else:
+            done += 1
+    messages.success(request, f"Found labels again in {done} photo{pluralize(done)}.")
+    if failed:
+        messages.error(request, f"Labels could not be found in {', '.join(failed)}.")
+
+
+# Photos labelled per request of "Detect all photos without labels": a few
+# seconds of work, so the browser can show progress and stop between batches.
+DETECT_BATCH = 3
+
+
+@login_required
+@require_POST
+def detect_missing(request: AuthenticatedRequest) -> JsonResponse:
+    """Label the next few photos that have none; the browser calls it until none remain."""
+    after = request.POST.get("after", "")
+    waiting = Image.objects.owned_by(request.user).visible().filter(detected_at__isnull=True)
+    if after:
+        waiting = waiting.filter(pk__gt=after)
+    done = failed = 0
+    last = after
+    for image in waiting.order_by("pk")[:DETECT_BATCH]:
+        if not allow_detect(request.user.pk):
+            message = "You have reached the Detect limit for this minute; try again shortly."
+            return JsonResponse({"error": message}, status=429)
+        found, _ = find_labels(image)
+        if found is None:
+            failed += 1  # skipped by the cursor; a later run tries it again
+        else:
+            done += 1
+        last = str(image.pk)
+    remaining = waiting.filter(pk__gt=last).count() if last else waiting.count()
+    return JsonResponse({"done": done, "failed": failed, "after": last, "remaining": remaining})
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def delete(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
     image = image_for(request, image_id, manage=True)
@@ -232,6 +433,16 @@ def media(request: AuthenticatedRequest, image_id: uuid.UUID, variant: str) -> H
     if image.hidden and not may_view_any(request.user):
         return redirect(static("img/removed.svg"))
     return serve(image, variant, download=request.GET.get("download") == "1")
+
+
+@require_GET
+def signed_media(request: HttpRequest, token: str) -> HttpResponseBase:
+    """A photo by a time-limited signed link (the API's URLs); no session needed."""
+    found = media_for_signed(token)
+    image = Image.objects.filter(pk=found[0], hidden=False).first() if found else None
+    if image is None or found is None or found[1] not in ("original", "thumbnail"):
+        raise Http404("This link is not valid or has expired.")
+    return serve(image, found[1])
 
 
 @login_required

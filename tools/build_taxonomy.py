@@ -9,6 +9,12 @@ curated allow-map ``CATEGORIES`` below, under friendly display names. Every
 other WordNet concept on the way up ("placental", "instrumentality", ...) is
 skipped, so no WordNet jargon can reach a user.
 
+Besides the classes' labels the file carries (format 2): the labels no
+ImageNet class maps to but another on-box model emits (``EXTRA_LABELS``: the
+COCO-80 detector's objects, the scene rules' scenes), the COCO class ->
+label table (``COCO_LABELS``), and a ``sure`` threshold on obscure species
+and breeds (``OBSCURE``), below which the app shows their parent instead.
+
 It is run by hand when the curation changes, never at app run time; the
 output is committed and read by ``gallery/detection/taxonomy.py``, which needs
 neither WordNet nor this script.
@@ -48,7 +54,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "gallery" / "detection" / "taxonomy.json"
 DEFAULT_WORDNET = Path("/usr/share/wordnet")
-FORMAT = 1
+FORMAT = 2
 SOURCE = "WordNet 3.0 hypernyms over the ImageNet-1k classes, curated by tools/build_taxonomy.py"
 
 # WordNet's upper ontology and the zoologist's and botanist's vocabulary: no
@@ -576,6 +582,10 @@ LEAF_NAMES: dict[str, str | None] = {
     # birds
     "cock.n.05": "Rooster",
     "robin.n.02": "Robin",
+    # ImageNet's "kite" is the bird of prey; its own name would tag a beach
+    # full of toy kites as birds, and the toy "Kite" (from the object
+    # detector) would read as a bird. It counts towards Hawk only.
+    "kite.n.04": None,
     "water_ouzel.n.01": "Dipper",
     "great_grey_owl.n.01": "Great Gray Owl",
     "peacock.n.02": "Peacock",
@@ -804,8 +814,9 @@ LEAF_NAMES: dict[str, str | None] = {
     "lumbermill.n.01": "Sawmill",
     "alp.n.01": "Mountain",
     "cliff.n.01": "Cliff",
-    "lakeside.n.01": "Lakeside",
-    "seashore.n.01": "Coast",
+    "lakeside.n.01": "Lake",
+    # ImageNet's seashore photos are beaches, sand and surf.
+    "seashore.n.01": "Beach",
     "valley.n.01": "Valley",
     "volcano.n.02": "Volcano",
     "ballplayer.n.01": "Baseball Player",
@@ -827,7 +838,7 @@ LEAF_NAMES: dict[str, str | None] = {
     "dishrag.n.01": "Dishcloth",
     "espresso_maker.n.01": "Espresso Machine",
     "iron.n.04": "Iron",
-    "microwave.n.02": "Microwave Oven",
+    "microwave.n.02": "Microwave",
     "mortar.n.03": "Mortar and Pestle",
     "nipple.n.02": "Baby Bottle Nipple",
     "packet.n.03": "Packet",
@@ -940,7 +951,7 @@ LEAF_NAMES: dict[str, str | None] = {
     "swing.n.02": "Swing",
     "switch.n.01": "Switch",
     "teddy.n.01": "Teddy Bear",
-    "television.n.02": "Television",
+    "television.n.02": "TV",
     "thresher.n.01": "Thresher",
     "torch.n.01": "Torch",
     "typewriter_keyboard.n.01": "Typewriter",
@@ -1014,6 +1025,34 @@ FIXED_PARENTS: dict[str, tuple[str, ...]] = {
     "Sea Life": ("Animal",),
     # lamp.n.02 is furniture, lamp.n.01 (lanterns, spotlights) is not.
     "Lamp": (),
+    # Rekognition files food and drink under one "Food and Beverage"
+    # category; as a parent it makes coffee and pizza one search.
+    "Food": ("Food and Beverage",),
+    "Beverage": ("Food and Beverage",),
+    # Scenes: ImageNet's landscape classes sit under WordNet's "geological
+    # formation" (Nature); people also call them outdoors, and a beach or a
+    # lake is water.
+    "Nature": ("Outdoors",),
+    "Shoreline": ("Water",),
+    "Beach": ("Coast",),
+    "Lake": ("Shoreline",),
+    "Headland": ("Coast",),
+    "Sandbar": ("Shoreline",),
+    "Street Sign": ("Road Sign",),
+    # ImageNet's "toilet seat" photos are whole toilets.
+    "Toilet Seat": ("Toilet",),
+    "Glass": ("Tableware",),
+    # ImageNet's "web site" photos are screen captures, and it fires on them
+    # (81-92 percent on the judged set's screenshots and documentation pages).
+    "Website": ("Screenshot", "Text"),
+    # Classes whose photos are mostly lettering; on pages of text, sudokus
+    # and formulae the classifier answers with them. A plaque is a lettered
+    # tablet far more often than a monument.
+    "Plaque": ("Text",),
+    "Menu": ("Text",),
+    "Crossword": ("Puzzle", "Text"),
+    "Book Cover": ("Book", "Text"),
+    "Bottle": ("Tableware",),
 }
 
 # Display names that more than one class may take as its own label on
@@ -1021,6 +1060,220 @@ FIXED_PARENTS: dict[str, tuple[str, ...]] = {
 SHARED_LEAF_NAMES = frozenset(
     {"Newt", "Swimsuit", "Sunglasses", "Laptop", "Missile", "Corn", "Mushroom", "Duck"}
 )
+
+# Labels no ImageNet class maps to, with their nearest parents: what the
+# object detector (COCO-80) and the scene rules (gallery/detection/scenes.py)
+# name, so that every label the engine shows has Rekognition-like parents.
+EXTRA_LABELS: dict[str, tuple[str, ...]] = {
+    # COCO-80 objects ImageNet lacks
+    "Fire Hydrant": (),
+    "Road Sign": ("Sign",),
+    "Stop Sign": ("Road Sign",),
+    "Giraffe": ("Mammal",),
+    "Cow": ("Cattle",),
+    "Handbag": ("Bag",),
+    "Luggage": (),
+    "Suitcase": ("Luggage",),
+    "Frisbee": ("Toy",),
+    "Kite": ("Toy",),
+    "Snowboard": ("Sports Equipment",),
+    "Skateboard": ("Sports Equipment",),
+    "Surfboard": ("Sports Equipment",),
+    "Baseball Bat": ("Sports Equipment",),
+    "Baseball Glove": ("Sports Equipment", "Glove"),
+    "Tennis Racket": ("Racket",),
+    "Wine Glass": ("Glass",),
+    "Fork": ("Cutlery",),
+    "Carrot": ("Vegetable",),
+    "Donut": ("Dessert",),
+    "Cake": ("Dessert",),
+    "Potted Plant": ("Plant",),
+    "Toilet": (),
+    "Oven": ("Kitchen Appliance",),
+    "Scissors": ("Tool",),
+    "Toothbrush": ("Toiletries",),
+    "Food and Beverage": (),
+    # Scenes
+    "Outdoors": (),
+    "Indoors": (),
+    "Water": ("Nature",),
+    "Sea": ("Water",),
+    "Coast": ("Shoreline", "Sea"),
+    "Sky": ("Outdoors",),
+    "Sunset": ("Sky",),
+    "Snow": ("Nature",),
+    "Night": (),
+    "Urban": ("Outdoors",),
+    "City": ("Urban",),
+    "Road": ("Outdoors",),
+    "Street": ("City", "Road"),
+    "Room": ("Indoors",),
+    "Kitchen": ("Room",),
+    "Bedroom": ("Room",),
+    "Living Room": ("Room",),
+    "Bathroom": ("Room",),
+    "Dining Room": ("Room",),
+    "Office": ("Room",),
+    "Art": (),
+    "Painting": ("Art",),
+    "Screenshot": (),
+    # What the OCR step names (lines of text; a page where text dominates)
+    "Text": (),
+    "Document": ("Text",),
+}
+
+# The object detector's COCO-80 class names (as in the COCO annotations) and
+# the label each becomes. Every value is a label of the taxonomy.
+COCO_LABELS: dict[str, str] = {
+    "person": "Person",
+    "bicycle": "Bicycle",
+    "car": "Car",
+    "motorcycle": "Motorcycle",
+    "airplane": "Airplane",
+    "bus": "Bus",
+    "train": "Train",
+    "truck": "Truck",
+    "boat": "Boat",
+    "traffic light": "Traffic Light",
+    "fire hydrant": "Fire Hydrant",
+    "stop sign": "Stop Sign",
+    "parking meter": "Parking Meter",
+    "bench": "Bench",
+    "bird": "Bird",
+    "cat": "Cat",
+    "dog": "Dog",
+    "horse": "Horse",
+    "sheep": "Sheep",
+    "cow": "Cow",
+    "elephant": "Elephant",
+    "bear": "Bear",
+    "zebra": "Zebra",
+    "giraffe": "Giraffe",
+    "backpack": "Backpack",
+    "umbrella": "Umbrella",
+    "handbag": "Handbag",
+    "tie": "Tie",
+    "suitcase": "Suitcase",
+    "frisbee": "Frisbee",
+    "skis": "Ski",
+    "snowboard": "Snowboard",
+    "sports ball": "Ball",
+    "kite": "Kite",
+    "baseball bat": "Baseball Bat",
+    "baseball glove": "Baseball Glove",
+    "skateboard": "Skateboard",
+    "surfboard": "Surfboard",
+    "tennis racket": "Tennis Racket",
+    "bottle": "Bottle",
+    "wine glass": "Wine Glass",
+    "cup": "Cup",
+    "fork": "Fork",
+    "knife": "Knife",
+    "spoon": "Spoon",
+    "bowl": "Bowl",
+    "banana": "Banana",
+    "apple": "Apple",
+    "sandwich": "Sandwich",
+    "orange": "Orange",
+    "broccoli": "Broccoli",
+    "carrot": "Carrot",
+    "hot dog": "Hot Dog",
+    "pizza": "Pizza",
+    "donut": "Donut",
+    "cake": "Cake",
+    "chair": "Chair",
+    "couch": "Couch",
+    "potted plant": "Potted Plant",
+    "bed": "Bed",
+    "dining table": "Dining Table",
+    "toilet": "Toilet",
+    "tv": "TV",
+    "laptop": "Laptop",
+    # "Mouse" alone would read as the animal, as "Kite" read as the toy.
+    "mouse": "Computer Mouse",
+    "remote": "Remote Control",
+    "keyboard": "Computer Keyboard",
+    "cell phone": "Mobile Phone",
+    "microwave": "Microwave",
+    "oven": "Oven",
+    "toaster": "Toaster",
+    "sink": "Sink",
+    "refrigerator": "Refrigerator",
+    "book": "Book",
+    "clock": "Clock",
+    "vase": "Vase",
+    "scissors": "Scissors",
+    "teddy bear": "Teddy Bear",
+    "hair drier": "Hair Dryer",
+    "toothbrush": "Toothbrush",
+}
+
+# Species and breeds few people could name or check ("Coucal", "Dowitcher",
+# "Tench", "Kuvasz"), and catch-all classes: their own label is shown only at
+# SURE percent or more;
+# below that the photo shows the parent ("Bird", "Fish", "Dog"), to which
+# their probability still counts.
+SURE = 90.0
+OBSCURE = frozenset(
+    {
+        # fish
+        "tench.n.01", "barracouta.n.01", "gar.n.01", "coho.n.02", "sturgeon.n.01",
+        "rock_beauty.n.01",
+        # birds
+        "brambling.n.01", "junco.n.01", "indigo_bunting.n.01", "bulbul.n.01",
+        "water_ouzel.n.01", "coucal.n.01", "bee_eater.n.01", "jacamar.n.01",
+        "red-breasted_merganser.n.01", "limpkin.n.01", "european_gallinule.n.01",
+        "american_coot.n.01", "bustard.n.01", "ruddy_turnstone.n.01",
+        "red-backed_sandpiper.n.01", "redshank.n.01", "dowitcher.n.01", "bittern.n.01",
+        "little_blue_heron.n.01", "black_grouse.n.01", "ptarmigan.n.01",
+        "ruffed_grouse.n.01", "prairie_chicken.n.01", "lorikeet.n.01", "house_finch.n.01",
+        "chickadee.n.01",
+        # amphibians and reptiles
+        "tailed_frog.n.01", "spotted_salamander.n.01", "mud_turtle.n.01", "terrapin.n.01",
+        "whiptail.n.01", "agama.n.01", "frilled_lizard.n.01", "alligator_lizard.n.01",
+        "green_lizard.n.01", "american_chameleon.n.01", "thunder_snake.n.01",
+        "ringneck_snake.n.01", "hognose_snake.n.01", "green_snake.n.02", "king_snake.n.01",
+        "water_snake.n.01", "vine_snake.n.01", "night_snake.n.01", "horned_viper.n.01",
+        "sidewinder.n.01", "sea_snake.n.01",
+        # invertebrates
+        "harvestman.n.01", "barn_spider.n.01", "garden_spider.n.01",
+        "black_and_gold_garden_spider.n.01", "wolf_spider.n.01", "isopod.n.01",
+        "chiton.n.02", "flatworm.n.01", "nematode.n.01", "sea_slug.n.01", "tiger_beetle.n.01",
+        "ground_beetle.n.01", "long-horned_beetle.n.01", "leaf_beetle.n.01",
+        "weevil.n.01", "leafhopper.n.01", "lacewing.n.01", "admiral.n.02", "ringlet.n.04",
+        "sulphur_butterfly.n.01", "cabbage_butterfly.n.01", "rock_crab.n.01",
+        "fiddler_crab.n.01", "dungeness_crab.n.02", "king_crab.n.03", "sea_cucumber.n.01",
+        "trilobite.n.01",
+        # mammals
+        "dhole.n.01", "kit_fox.n.01", "red_wolf.n.01", "hartebeest.n.01", "polecat.n.02",
+        "siamang.n.01", "guenon.n.01", "patas.n.01", "langur.n.01", "colobus.n.01",
+        "titi.n.03", "indri.n.01", "marmoset.n.01", "proboscis_monkey.n.01",
+        "howler_monkey.n.01", "echidna.n.02", "dugong.n.01", "mink.n.03", "weasel.n.02",
+        # dog breeds few people tell apart
+        "japanese_spaniel.n.01", "blenheim_spaniel.n.01", "toy_terrier.n.01",
+        "bluetick.n.01", "black-and-tan_coonhound.n.01", "walker_hound.n.01",
+        "english_foxhound.n.01", "redbone.n.01", "ibizan_hound.n.01", "otterhound.n.01",
+        "scottish_deerhound.n.01", "norwegian_elkhound.n.01", "bedlington_terrier.n.01",
+        "border_terrier.n.01", "kerry_blue_terrier.n.01", "irish_terrier.n.01",
+        "norfolk_terrier.n.01", "norwich_terrier.n.01", "lakeland_terrier.n.01",
+        "sealyham_terrier.n.01", "australian_terrier.n.01", "dandie_dinmont.n.01",
+        "giant_schnauzer.n.01", "standard_schnauzer.n.01", "tibetan_terrier.n.01",
+        "silky_terrier.n.01", "soft-coated_wheaten_terrier.n.01",
+        "flat-coated_retriever.n.01", "curly-coated_retriever.n.01",
+        "chesapeake_bay_retriever.n.01", "gordon_setter.n.01", "clumber.n.01",
+        "welsh_springer_spaniel.n.01", "sussex_spaniel.n.01", "irish_water_spaniel.n.01",
+        "kuvasz.n.01", "schipperke.n.01", "groenendael.n.01", "malinois.n.01",
+        "briard.n.01", "kelpie.n.02", "komondor.n.01", "bouvier_des_flandres.n.01",
+        "greater_swiss_mountain_dog.n.01", "appenzeller.n.01", "entlebucher.n.01",
+        "tibetan_mastiff.n.01", "eskimo_dog.n.01", "affenpinscher.n.01",
+        "leonberg.n.01", "keeshond.n.01", "brabancon_griffon.n.01",
+        "mexican_hairless.n.01",
+        # catch-alls: the classifier's answer for a whole family, misleading
+        # by name (any sunflower or zinnia is a "daisy", any double-decker
+        # bus a "trolleybus" on the judged photos)
+        "daisy.n.01", "trolleybus.n.01",
+    }
+)  # fmt: skip
 
 MINOR_WORDS = frozenset({"a", "an", "and", "de", "des", "for", "in", "of", "on", "the", "to"})
 
@@ -1124,10 +1377,15 @@ class Builder:
         stray = sorted(set(LEAF_NAMES) - class_names)
         if stray:
             raise BuildError(f"LEAF_NAMES entries that are not ImageNet classes: {stray}")
+        stray = sorted(OBSCURE - class_names)
+        if stray:
+            raise BuildError(f"OBSCURE entries that are not ImageNet classes: {stray}")
         # label name -> {parent name: (wordnet distance, first seen)}
         self.parents: dict[str, dict[str, tuple[int, int]]] = {}
         self.class_labels: list[list[str]] = []
         self._seen = 0
+        self.obscure: set[str] = set()
+        self.extra_labels: list[str] = []
 
     def hypernyms(self, synset: Synset) -> list[Synset]:
         if synset.name in REPLACED_HYPERNYMS:
@@ -1185,8 +1443,27 @@ class Builder:
             self.add_parents(leaf, above)
             class_roots.append([leaf])
         self.check_leaf_clashes(leaf_owners)
+        self.obscure = self.obscure_labels(leaf_owners)
         self.check_cycles()
         self.class_labels = [self.with_ancestors(roots) for roots in class_roots]
+        reached = {label for labels in self.class_labels for label in labels}
+        clashes = sorted(set(EXTRA_LABELS) & (set(leaf_owners) | set(CATEGORIES.values())))
+        if clashes:
+            raise BuildError(f"EXTRA_LABELS that are already class or category names: {clashes}")
+        self.extra_labels = self.with_ancestors(list(EXTRA_LABELS))
+        missing = sorted(set(COCO_LABELS.values()) - reached - set(self.extra_labels))
+        if missing:
+            raise BuildError(f"COCO_LABELS names that are not labels: {missing}")
+
+    def obscure_labels(self, owners: dict[str, list[str]]) -> set[str]:
+        """Own labels of OBSCURE classes; each must belong to obscure classes only."""
+        labels = set()
+        for leaf, synsets in owners.items():
+            if any(s in OBSCURE for s in synsets):
+                if not all(s in OBSCURE for s in synsets) or leaf in CATEGORIES.values():
+                    raise BuildError(f"{leaf!r} is obscure for some classes only: {synsets}")
+                labels.add(leaf)
+        return labels
 
     def check_leaf_clashes(self, owners: dict[str, list[str]]) -> None:
         problems = []
@@ -1219,6 +1496,8 @@ class Builder:
     def direct_parents(self, label: str) -> list[str]:
         if label in FIXED_PARENTS:
             return list(FIXED_PARENTS[label])
+        if label in EXTRA_LABELS:
+            return list(EXTRA_LABELS[label])
         known = self.parents.get(label, {})
         return sorted(known, key=lambda p: known[p])
 
@@ -1268,7 +1547,7 @@ class Builder:
                 visit(parent, [*path, label])
             state[label] = 2
 
-        for label in [*self.parents, *FIXED_PARENTS]:
+        for label in [*self.parents, *FIXED_PARENTS, *EXTRA_LABELS]:
             visit(label, [])
 
     def check_names(self, names: Iterable[str]) -> None:
@@ -1282,10 +1561,16 @@ class Builder:
             raise BuildError("bad label names:\n  " + "\n  ".join(problems))
 
     def document(self) -> dict[str, object]:
-        used = sorted({label for labels in self.class_labels for label in labels})
+        reached = {label for labels in self.class_labels for label in labels}
+        used = sorted(reached.union(self.extra_labels))
         self.check_names(used)
         index = {name: i for i, name in enumerate(used)}
-        labels = [{"name": name, "parents": self.ancestors(name)} for name in used]
+        labels: list[dict[str, object]] = []
+        for name in used:
+            row: dict[str, object] = {"name": name, "parents": self.ancestors(name)}
+            if name in self.obscure:
+                row["sure"] = SURE
+            labels.append(row)
         classes = []
         for wnid, names in zip(self.wnids, self.class_labels, strict=True):
             if not names:
@@ -1296,7 +1581,7 @@ class Builder:
             classes.append(
                 {"wnid": wnid, "name": imagenet_name, "labels": [index[n] for n in names]}
             )
-        body: dict[str, object] = {"labels": labels, "classes": classes}
+        body: dict[str, object] = {"labels": labels, "classes": classes, "coco": COCO_LABELS}
         digest = hashlib.sha256(canonical(body).encode()).hexdigest()[:12]
         return {
             "format": FORMAT,
@@ -1313,7 +1598,7 @@ def canonical(body: dict[str, object]) -> str:
 
 def render(document: dict[str, object]) -> str:
     """JSON with one label or class a line: small, and a reviewable diff."""
-    head = {k: v for k, v in document.items() if k not in ("labels", "classes")}
+    head = {k: v for k, v in document.items() if k not in ("labels", "classes", "coco")}
     lines = ["{"]
     for key, value in head.items():
         lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},")
@@ -1324,7 +1609,8 @@ def render(document: dict[str, object]) -> str:
         for i, row in enumerate(rows):
             comma = "," if i < len(rows) - 1 else ""
             lines.append("    " + json.dumps(row, ensure_ascii=False) + comma)
-        lines.append("  ]," if key == "labels" else "  ]")
+        lines.append("  ],")
+    lines.append(f'  "coco": {json.dumps(document["coco"], ensure_ascii=False)}')
     lines.append("}")
     return "\n".join(lines) + "\n"
 

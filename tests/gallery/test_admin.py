@@ -6,7 +6,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from gallery.models import Image
+from gallery.models import Image, LabelTally
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +95,32 @@ def test_change_page_shows_labels_inline(
     image.replace_labels(detector.detect(b""))
     content = staff_client.get(f"{CHANGELIST}{image.pk}/change/").content.decode()
     assert "Couch" in content and "Pet" in content
+
+
+def test_moderators_see_the_owners_corrections(
+    staff_client: Client, make_image: Any, detector: Any
+) -> None:
+    image = make_image()
+    image.replace_labels(detector.detect(b""))
+    image.remove_label("Couch")
+    image.add_label("Grandma")
+    content = staff_client.get(f"{CHANGELIST}{image.pk}/change/").content.decode()
+    assert "Corrections by the owner" in content
+    assert "Removed" in content and "Grandma" in content
+
+
+def test_a_photo_hidden_on_its_change_page_leaves_the_owners_label_counts(
+    staff_client: Client, make_image: Any, detector: Any, owner: Any
+) -> None:
+    image = make_image()
+    image.replace_labels(detector.detect(b""))
+    page = staff_client.get(f"{CHANGELIST}{image.pk}/change/")
+    form = page.context["adminform"].form
+    data = {key: value for key, value in form.initial.items() if value is not None}
+    data.update({"hidden": "on", "hidden_reason": "Not allowed here"})
+    data.update({f"{prefix}-TOTAL_FORMS": "0" for prefix in ("labels", "corrections")})
+    data.update({f"{prefix}-INITIAL_FORMS": "0" for prefix in ("labels", "corrections")})
+    staff_client.post(f"{CHANGELIST}{image.pk}/change/", data)
+    image.refresh_from_db()
+    assert image.hidden
+    assert "Cat" not in {row["name"] for row in LabelTally.objects.counts(owner.pk, 0)}

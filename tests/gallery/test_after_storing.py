@@ -141,3 +141,24 @@ def test_a_plain_engine_message_reaches_the_person(
     detector.error = DetectionError("This image file is damaged and cannot be read.")
     response = owner_client.post(reverse("gallery:detect", args=[image.pk]), follow=True)
     assert "This image file is damaged and cannot be read." in page_text(response)
+
+
+def test_an_engine_runtime_error_in_bulk_detect_is_a_message(
+    owner_client: Client, make_image: Any, detector: Any
+) -> None:
+    images = [make_image(), make_image()]
+    detector.error = RuntimeError(ORT_FAILURE)
+    data = {"ids": [str(i.pk) for i in images], "action": "detect", "next": "/"}
+    response = owner_client.post("/images/bulk/", data, follow=True)
+    assert response.status_code == 200
+    assert "Labels could not be found in " in page_text(response)
+    assert "ONNXRuntimeError" not in page_text(response)
+
+
+def test_an_engine_runtime_error_in_detect_all_skips_the_photo(
+    owner_client: Client, make_image: Any, detector: Any
+) -> None:
+    make_image()
+    detector.error = RuntimeError(ORT_FAILURE)
+    answer = owner_client.post("/images/detect-missing/").json()
+    assert (answer["done"], answer["failed"]) == (0, 1)

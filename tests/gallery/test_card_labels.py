@@ -47,7 +47,14 @@ def test_unrelated_labels_each_get_a_chip_most_confident_first_up_to_three() -> 
     assert names(narrowest_labels(portrait)) == ["Clothing", "Face", "Tie"]
 
 
-def test_with_nothing_sure_the_card_still_shows_its_best_guess() -> None:
-    unsure = ranked(("Transportation", 25.2, []), ("Vehicle", 25.2, ["Transportation"]))
-    assert names(narrowest_labels(unsure)) == ["Transportation"]
+def test_a_card_shows_no_label_the_slider_hides() -> None:
+    unsure = ranked(("Transportation", 47.0, []), ("Vehicle", 25.2, ["Transportation"]))
+    assert narrowest_labels(unsure, 50) == []
+    assert names(narrowest_labels(unsure, 40)) == ["Transportation"]
     assert narrowest_labels([]) == []
+
+
+def test_a_label_shown_at_the_slider_value_is_on_the_card() -> None:
+    # 49.5 shows as 50%: one rounding rule to show and to compare.
+    assert names(narrowest_labels(ranked(("Cat", 49.5, [])), 50)) == ["Cat"]
+    assert narrowest_labels(ranked(("Cat", 49.4, [])), 50) == []
