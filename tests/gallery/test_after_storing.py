@@ -162,3 +162,41 @@ def test_an_engine_runtime_error_in_detect_all_skips_the_photo(
     detector.error = RuntimeError(ORT_FAILURE)
     answer = owner_client.post("/images/detect-missing/").json()
     assert (answer["done"], answer["failed"]) == (0, 1)
+
+
+# -- the same through the JSON API ---------------------------------------------
+
+
+@pytest.fixture
+def api_headers(owner: Any) -> dict[str, str]:
+    from accounts.models import ApiToken
+
+    return {"Authorization": f"Bearer {ApiToken.objects.issue(owner, 'tests')[1]}"}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        RuntimeError(ORT_FAILURE),
+        DetectionError("ONNX Runtime cannot load /srv/var/models/x.onnx: bad", permanent=False),
+    ],
+)
+def test_api_detect_failures_are_json_without_paths(
+    failure: Exception, client: Client, make_image: Any, detector: Any, api_headers: Any
+) -> None:
+    image = make_image()
+    detector.error = failure
+    response = client.post(f"/api/v1/images/{image.pk}/detect", headers=api_headers)
+    assert response.status_code == 503
+    assert "/srv/" not in response.content.decode() and "ONNX" not in response.content.decode()
+
+
+def test_api_upload_keeps_the_photo_when_the_engine_fails(
+    client: Client, detect_on_upload: Any, api_headers: Any
+) -> None:
+    detect_on_upload.error = RuntimeError(ORT_FAILURE)
+    response = client.post(
+        "/api/v1/images/", {"file": [upload_file("a.jpg", make_jpeg())]}, headers=api_headers
+    )
+    assert response.status_code == 201
+    assert Image.objects.count() == 1
