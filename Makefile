@@ -8,7 +8,7 @@ PORT ?= 8000
 # Production's database; the second test leg runs on it when it answers.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run run-aws-local serve setup prepare test lint typecheck pytest pytest-postgres system-deps bench clean
+.PHONY: run run-aws-local serve setup prepare test lint typecheck pytest pytest-postgres system-deps bench clean lock
 
 run: prepare serve
 
@@ -32,9 +32,11 @@ serve:
 	@echo "Find the Labels on http://$(HOST):$(PORT)/  (emails are printed here; Ctrl-C stops)"
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Debian packages the tests drive: chromium (browser tests), nginx, shellcheck and
-# systemd-analyze (deploy checks), curl (the README's API example). Installed only when missing and we are root.
-DEBIAN_TEST_PACKAGES := chromium nginx shellcheck systemd curl
+# Debian packages the tests drive: chromium (browser tests), nginx, shellcheck,
+# systemd-analyze and PostgreSQL's initdb/pg_ctl (deploy checks; they fail, not
+# skip, without them), curl (the README's API example). Installed only when
+# missing and we are root.
+DEBIAN_TEST_PACKAGES := chromium nginx shellcheck systemd postgresql curl
 system-deps:
 	@missing=""; \
 	for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -68,6 +70,15 @@ bench: setup
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/aws.py
+
+# deploy/requirements.lock: every package the app runs with (pyproject's
+# dependencies, not the dev extras), pinned with the sha256 of each file, which
+# deploy/bootstrap.sh installs with --require-hashes. Re-run after changing
+# the dependencies in pyproject.toml; tests/deploy/test_lock.py checks it.
+lock: setup
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+		--output-file deploy/requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -101,7 +101,13 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        # Each gunicorn thread keeps its own connection this long. On RDS,
+        # workers x threads x instances must stay under max_connections:
+        # bootstrap.sh sets 0 (a connection per request) for a load-balanced fleet.
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        # A kept connection that died (a failover, a restart, a password
+        # rotation ending sessions) is replaced before a request uses it.
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -199,9 +205,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Uploads larger than this go to a temporary file instead of memory, one with
-# no name in the file system, so that a killed worker leaves none behind.
+# Uploads larger than this go to a temporary file instead of memory, in the
+# state folder: /tmp is a RAM tmpfs on Amazon Linux 2023, where 200 MB bodies
+# times a dozen threads would eat the instance's memory. The file has no name
+# in the file system (gallery.uploads), so a killed worker leaves none behind.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = str(env_path("FINDLABELS_UPLOAD_TEMP_DIR", VAR_DIR / "tmp"))
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "gallery.uploads.UnnamedTemporaryFileUploadHandler",
@@ -224,6 +234,18 @@ FINDLABELS_REKOGNITION_MIN_CONFIDENCE = env_int(
     "FINDLABELS_REKOGNITION_MIN_CONFIDENCE", 50, minimum=0
 )
 FINDLABELS_DETECT_RATE_PER_MINUTE = env_int("FINDLABELS_DETECT_RATE_PER_MINUTE", 30, minimum=1)
+# The moderation check run with every detection; with Rekognition it is one
+# more billed call (DetectModerationLabels) per Detect.
+FINDLABELS_MODERATION = env_bool("FINDLABELS_MODERATION", True)
+# A moderation label this sure (percent) lists the photo under "Needs review"
+# in the admin; nothing is ever hidden without a moderator.
+FINDLABELS_MODERATION_THRESHOLD = env_int(
+    "FINDLABELS_MODERATION_THRESHOLD", 80, minimum=1, maximum=100
+)
+# Cognito sign-up, resend-code and forgot-password each send an email, and a
+# pool's own mailer sends only a few dozen a day: one budget per client
+# address per hour, so one script cannot use up the day's quota.
+FINDLABELS_COGNITO_EMAILS_PER_HOUR = env_int("FINDLABELS_COGNITO_EMAILS_PER_HOUR", 5, minimum=1)
 
 # Cognito accounts.
 if FINDLABELS_AUTH == "cognito":
@@ -244,12 +266,23 @@ SECURE_REFERRER_POLICY = "same-origin"
 # HTTPS-only protection (`manage.py check --deploy` is clean with it).
 DJANGO_HTTPS = env_bool("DJANGO_HTTPS", False)
 SECURE_SSL_REDIRECT = DJANGO_HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/live$"]
 SESSION_COOKIE_SECURE = DJANGO_HTTPS
 CSRF_COOKIE_SECURE = DJANGO_HTTPS
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000 if DJANGO_HTTPS else 0, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = DJANGO_HTTPS
-SECURE_HSTS_PRELOAD = DJANGO_HTTPS
+# Opt-in only: includeSubDomains binds every name under the domain to HTTPS,
+# and a preload-list entry takes months to undo. Preload requires
+# includeSubDomains, so asking for it turns both on.
+SECURE_HSTS_PRELOAD = DJANGO_HTTPS and env_bool("DJANGO_HSTS_PRELOAD", False)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = DJANGO_HTTPS and env_bool(
+    "DJANGO_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_PRELOAD
+)
+# `check --deploy` warns about both; leaving them off is the decision above.
+SILENCED_SYSTEM_CHECKS = [
+    *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+]
 # Only behind a proxy that sets this header itself (our nginx) may it be trusted.
 if env_bool("DJANGO_BEHIND_PROXY", False):
     # nginx puts the visitor's address here; allauth's rate limits key on it.

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from gallery.api import api, api_not_found
-from gallery.views import healthz
+from gallery.views import healthz, healthz_live
 
 admin.site.site_header = "Find the Labels moderation"
 admin.site.site_title = "Find the Labels"
@@ -23,6 +23,7 @@ def build_urlpatterns(auth: str) -> list[URLPattern | URLResolver]:
         path("admin/", admin.site.urls),
         path("accounts/", include(accounts)),
         path("healthz", healthz, name="healthz"),
+        path("healthz/live", healthz_live, name="healthz_live"),
         path("api/v1/", api.urls),
         re_path(r"^api/v1/(?P<path>.*)$", api_not_found),
         path("", include("accounts.urls")),

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .admin_moderation import ModerationAdmin, ModerationFilter
 from .detection import DetectionError
 from .models import Image, Label, LabelCorrection, MutedLabel, detect_and_store
 
@@ -68,9 +69,17 @@ class HasLabelsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
-    list_display = ("preview", "original_name", "owner", "uploaded_at", "engine", "hidden")
-    list_filter = ("hidden", HasLabelsFilter, "engine", "uploaded_at")
+class ImageAdmin(ModerationAdmin):
+    list_display = (
+        "preview",
+        "original_name",
+        "moderation",
+        "owner",
+        "uploaded_at",
+        "engine",
+        "hidden",
+    )
+    list_filter = (ModerationFilter, "hidden", HasLabelsFilter, "engine", "uploaded_at")
     search_fields = ("owner__email", "labels__name", "original_name")
     list_select_related = ("owner",)
     readonly_fields = (
@@ -86,11 +95,12 @@ class ImageAdmin(admin.ModelAdmin):
         "engine",
         "model_version",
         "detected_at",
+        *ModerationAdmin.moderation_fields,
     )
     fields = ("large_preview", "hidden", "hidden_reason", *readonly_fields[1:])
     inlines = (LabelInline, CorrectionInline)
     # Django's own "delete selected" stays: deleting fires post_delete, which removes files.
-    actions = ("hide", "unhide", "redetect")
+    actions = (*ModerationAdmin.moderation_actions, "redetect")
     date_hierarchy = "uploaded_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -118,20 +128,6 @@ class ImageAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if "hidden" in form.changed_data:
             obj.reindex()  # a hidden photo is found by nothing
-
-    @admin.action(description="Hide selected photos from their owners")
-    def hide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        images = list(queryset)
-        for image in images:
-            image.set_hidden(True)
-        self.message_user(request, f"Hid {len(images)} photo(s).")
-
-    @admin.action(description="Show selected photos again")
-    def unhide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        images = list(queryset)
-        for image in images:
-            image.set_hidden(False)
-        self.message_user(request, f"Unhid {len(images)} photo(s).")
 
     @admin.action(description="Run label detection again")
     def redetect(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:

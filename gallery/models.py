@@ -4,6 +4,7 @@ import math
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from . import media, search
-from .detection import Detection, DetectionError, Instance, get_detector
+from .detection import PART_MODERATION, Detection, DetectionError, Instance, get_detector
 from .detection import Label as DetectedLabel
 from .links import image_url
 
@@ -35,6 +36,10 @@ class ImageQuerySet(models.QuerySet["Image"]):
 
     def visible(self) -> ImageQuerySet:
         return self.filter(hidden=False)
+
+    def needs_review(self) -> ImageQuerySet:
+        """Flagged by the moderation check, neither approved nor hidden yet."""
+        return self.filter(moderation_status=Image.Moderation.FLAGGED, hidden=False)
 
     def with_label(self, user: User, name: str, minimum: int = 0) -> ImageQuerySet:
         """The person's images found by ``name`` (a label, a synonym or a parent)."""
@@ -64,6 +69,17 @@ class ImageQuerySet(models.QuerySet["Image"]):
             newer.order_by("uploaded_at", "pk").only("pk").first(),
             older.order_by("-uploaded_at", "-pk").only("pk").first(),
         )
+
+    def outdated(self, engine: str, model_version: str | None) -> ImageQuerySet:
+        """Labelled by another engine, or by another version of this one.
+
+        ``model_version`` None: the engine cannot say its version before it
+        answers (Rekognition), so only another engine's labels are outdated.
+        """
+        stale = ~Q(engine=engine)
+        if model_version is not None:
+            stale |= ~Q(model_version=model_version)
+        return self.filter(Q(detected_at__isnull=False) & stale)
 
     def for_gallery(self) -> ImageQuerySet:
         """Newest first, as the gallery lists them."""
@@ -273,6 +289,7 @@ class Image(models.Model):
             self.text = [line.as_dict() for line in detection.text]
             self.properties = detection.properties.as_dict() if detection.properties else {}
             self.incomplete = list(detection.incomplete)
+            moderated = self.apply_moderation(detection)
             self.save(
                 update_fields=[
                     "engine",
@@ -281,10 +298,38 @@ class Image(models.Model):
                     "text",
                     "properties",
                     "incomplete",
+                    *moderated,
                 ]
             )
             self.reindex()
         return rows
+
+    def apply_moderation(self, detection: Detection) -> list[str]:
+        """Take the detection's moderation result; return the fields it changed.
+
+        A moderator's approval stands across Detect again (the photo is the
+        same). A check that failed leaves the photo "not checked" until its
+        next Detect; with the check turned off the last result stays.
+        """
+        result = detection.moderation
+        approved = self.moderation_status == Image.Moderation.APPROVED
+        if result is None:
+            if PART_MODERATION not in detection.incomplete:
+                return []
+            self.moderation_labels = []
+            self.moderation_checked_at = None
+            if not approved:
+                self.moderation_status = Image.Moderation.UNCHECKED
+        else:
+            self.moderation_labels = [asdict(label) for label in result.labels]
+            self.moderation_checked_at = timezone.now()
+            if not approved:
+                threshold = float(getattr(settings, "FINDLABELS_MODERATION_THRESHOLD", 80))
+                flagged = result.top_confidence() >= threshold
+                self.moderation_status = (
+                    Image.Moderation.FLAGGED if flagged else Image.Moderation.CLEAR
+                )
+        return ["moderation_status", "moderation_labels", "moderation_checked_at"]
 
 
 def person_label(image: Image, name: str) -> Label:

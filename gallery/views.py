@@ -458,6 +458,19 @@ def save_confidence(request: AuthenticatedRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    """Liveness for the load balancer: this process answers, and nothing more.
+
+    It touches neither the database nor the bucket, so a database outage, a
+    maintenance window or a password rotation does not fail every target at
+    once and make the Auto Scaling group replace the whole fleet. /healthz
+    (the deep check) is for alarms.
+    """
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _check_database(), "storage": _check_storage()}
     healthy = all(result == "ok" for result in checks.values())

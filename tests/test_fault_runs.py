@@ -285,6 +285,7 @@ def test_killed_worker(tmp_path: Path) -> None:
         "FINDLABELS_VAR_DIR": str(tmp_path / "var"),
         "FINDLABELS_MEDIA_ROOT": str(media),
         "FINDLABELS_DETECT_ON_UPLOAD": "0",
+        "FINDLABELS_UPLOAD_TEMP_DIR": str(temp),
         "TMPDIR": str(temp),
     }
     run = subprocess.run(

@@ -23,6 +23,7 @@ def test_env_bool_reads_common_spellings(monkeypatch: Any) -> None:
         (lambda: env_bool("X_VAL", False), "maybe", "X_VAL must be true or false"),
         (lambda: env_int("X_VAL", 1), "lots", "X_VAL must be a whole number"),
         (lambda: env_int("X_VAL", 1, minimum=1), "0", "X_VAL must be at least 1"),
+        (lambda: env_int("X_VAL", 1, maximum=100), "101", "X_VAL must be at most 100"),
         (lambda: env_choice("X_VAL", "a", ("a", "b")), "c", "X_VAL='c' is not one of: a, b"),
     ],
 )
@@ -92,3 +93,56 @@ def test_check_deploy_is_clean_with_the_production_environment() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def settings_of(*names: str, **env: str) -> dict[str, Any]:
+    """Settings as a fresh process reads them from ``env``."""
+    import json
+
+    code = (
+        "import json, os, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'findlabels.settings'; "
+        "django.setup(); from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n) for n in {list(names)!r}}}, default=str))"
+    )
+    result = run_bare("-c", code, DJANGO_SECRET_KEY="x" * 50, **env)
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_hsts_subdomains_and_preload_are_opt_in() -> None:
+    names = ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
+    default = settings_of(*names, DJANGO_HTTPS="1")
+    assert default == {
+        "SECURE_HSTS_SECONDS": 31_536_000,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": False,
+        "SECURE_HSTS_PRELOAD": False,
+    }
+    subdomains = settings_of(*names, DJANGO_HTTPS="1", DJANGO_HSTS_INCLUDE_SUBDOMAINS="1")
+    assert subdomains["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
+    assert subdomains["SECURE_HSTS_PRELOAD"] is False
+    # The preload list requires includeSubDomains: asking for preload brings both.
+    preload = settings_of(*names, DJANGO_HTTPS="1", DJANGO_HSTS_PRELOAD="1")
+    assert preload["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
+    assert preload["SECURE_HSTS_PRELOAD"] is True
+    # Never without HTTPS.
+    plain = settings_of(*names, DJANGO_HSTS_PRELOAD="1")
+    assert plain == {n: v for n, v in zip(names, (0, False, False), strict=True)}
+
+
+def test_uploads_spool_under_the_state_folder_not_tmp(tmp_path: Any) -> None:
+    found = settings_of("FILE_UPLOAD_TEMP_DIR", FINDLABELS_VAR_DIR=str(tmp_path / "state"))
+    assert found["FILE_UPLOAD_TEMP_DIR"] == str(tmp_path / "state" / "tmp")
+    assert (tmp_path / "state" / "tmp").is_dir()
+    chosen = settings_of(
+        "FILE_UPLOAD_TEMP_DIR",
+        FINDLABELS_VAR_DIR=str(tmp_path / "state"),
+        FINDLABELS_UPLOAD_TEMP_DIR=str(tmp_path / "spool"),
+    )
+    assert chosen["FILE_UPLOAD_TEMP_DIR"] == str(tmp_path / "spool")
+
+
+def test_database_connections_are_bounded_and_checked() -> None:
+    found = settings_of("DATABASES", DATABASE_CONN_MAX_AGE="0")
+    assert found["DATABASES"]["default"]["CONN_MAX_AGE"] == 0
+    assert found["DATABASES"]["default"]["CONN_HEALTH_CHECKS"] is True
+    assert settings_of("DATABASES")["DATABASES"]["default"]["CONN_MAX_AGE"] == 60

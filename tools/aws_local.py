@@ -103,6 +103,8 @@ def create_resources(endpoint: str) -> dict[str, str]:
         "AWS_STORAGE_BUCKET_NAME": BUCKET,
         "COGNITO_USER_POOL_ID": pool_id,
         "COGNITO_APP_CLIENT_ID": client_id,
+        # moto has no DetectModerationLabels: every Detect would log its 500.
+        "FINDLABELS_MODERATION": "0",
     }
 
 

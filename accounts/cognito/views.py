@@ -16,9 +16,18 @@ from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from gallery import ratelimit
+
 from . import client
 from .client import CognitoError, Tokens
-from .forms import ConfirmForm, EmailForm, ResetPasswordForm, SignInForm, SignUpForm
+from .forms import (
+    CognitoForm,
+    ConfirmForm,
+    EmailForm,
+    ResetPasswordForm,
+    SignInForm,
+    SignUpForm,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +35,8 @@ log = logging.getLogger(__name__)
 PENDING_EMAIL = "cognito_email"
 # Kept to end the Cognito session (global sign-out) along with this one.
 ACCESS_TOKEN = "cognito_access_token"  # noqa: S105 (a session key, not a secret)
+EMAIL_WINDOW_SECONDS = 3600
+TOO_MANY_EMAILS = "Too many emails were asked for from your network. Please try again in an hour."
 
 
 def _data(request: HttpRequest) -> QueryDict | None:
@@ -41,6 +52,30 @@ def _page(request: HttpRequest, template: str, form: object) -> HttpResponse:
     stand_in = settings.DEBUG and bool(settings.AWS_ENDPOINT_URL)
     context = {"form": form, "cognito_stand_in": stand_in}
     return render(request, f"accounts/cognito/{template}.html", context)
+
+
+def _client_ip(request: HttpRequest) -> str:
+    # Behind our nginx the visitor's address is in the header nginx overwrites
+    # (settings.ALLAUTH_TRUSTED_CLIENT_IP_HEADER); REMOTE_ADDR is nginx itself.
+    header = getattr(settings, "ALLAUTH_TRUSTED_CLIENT_IP_HEADER", None)
+    forwarded = request.headers.get(header, "").strip() if header else ""
+    return forwarded or str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _may_send_email(request: HttpRequest) -> bool:
+    """Count one Cognito email (sign-up, resend, reset) against the client's hourly budget."""
+    return ratelimit.allow(
+        f"cognito-email:{_client_ip(request)}",
+        settings.FINDLABELS_COGNITO_EMAILS_PER_HOUR,
+        window_seconds=EMAIL_WINDOW_SECONDS,
+    )
+
+
+def _too_many(request: HttpRequest, template: str, form: CognitoForm) -> HttpResponse:
+    form.add_error(None, TOO_MANY_EMAILS)
+    response = _page(request, template, form)
+    response.status_code = 429
+    return response
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -90,6 +125,8 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         return redirect(settings.LOGIN_REDIRECT_URL)
     form = SignUpForm(_data(request))
     if form.is_valid():
+        if not _may_send_email(request):
+            return _too_many(request, "signup", form)
         email = form.cleaned_data["email"]
         try:
             client.sign_up(email, form.cleaned_data["password1"])
@@ -126,6 +163,9 @@ def resend_code(request: HttpRequest) -> HttpResponse:
         return redirect("account_confirm_code")
     email = form.cleaned_data["email"]
     request.session[PENDING_EMAIL] = email
+    if not _may_send_email(request):
+        messages.error(request, TOO_MANY_EMAILS)
+        return redirect("account_confirm_code")
     try:
         client.resend_code(email)
     except CognitoError as error:
@@ -139,6 +179,8 @@ def resend_code(request: HttpRequest) -> HttpResponse:
 def forgot_password(request: HttpRequest) -> HttpResponse:
     form = EmailForm(_data(request), initial=_pending(request))
     if form.is_valid():
+        if not _may_send_email(request):
+            return _too_many(request, "password_reset", form)
         email = form.cleaned_data["email"]
         try:
             client.forgot_password(email)

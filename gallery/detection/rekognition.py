@@ -1,4 +1,10 @@
-"""Amazon Rekognition ``DetectLabels`` behind the detection interface.
+"""Amazon Rekognition ``DetectLabels`` and ``DetectText`` behind the detection interface.
+
+One Detect press asks ``DetectLabels`` for labels and image properties
+(dominant colours, brightness, sharpness; colours of each object's box), then
+``DetectText`` for the lines of text. The labels decide success: when they
+fail the press fails; when only the text fails, the labels are kept and the
+detection says its text was not read (``PART_TEXT``).
 
 Rekognition takes a JPEG or PNG, either named in S3 (up to 15 MB) or sent as
 bytes (up to 5 MB), at least 80 pixels on each side. A stored JPEG or PNG in
@@ -16,8 +22,10 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -30,11 +38,30 @@ from findlabels.aws import client
 
 from ..imaging import DECODE_ERRORS
 from .preprocess import readable_formats
-from .types import BoundingBox, Detection, DetectionError, Instance, Label
+from .types import (
+    PART_MODERATION,
+    PART_TEXT,
+    BoundingBox,
+    Detection,
+    DetectionError,
+    DominantColor,
+    ImageProperties,
+    Instance,
+    Label,
+    Moderation,
+    ModerationLabel,
+    TextLine,
+)
 
 logger = logging.getLogger(__name__)
 
 ENGINE = "rekognition"
+
+# Labels, plus the photo's colours and quality and each object's colours.
+FEATURES = ["GENERAL_LABELS", "IMAGE_PROPERTIES"]
+# Rekognition's SimplifiedColor names, where ours differ (properties.COLOR_NAMES).
+SIMPLIFIED_COLORS = {"grey": "gray"}
+MAX_INSTANCE_COLORS = 3
 
 # DetectLabels' limits (botocore's model caps ImageBlob at 5242880 bytes).
 MAX_BYTES = 5 * 1024 * 1024
@@ -96,16 +123,21 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class RekognitionDetector:
-    """Labels for one photo from Amazon Rekognition, one API call per photo."""
+    """Labels, properties and text for one photo: DetectLabels, then DetectText."""
 
     name = ENGINE
 
-    def __init__(self, *, min_confidence: float = 50.0) -> None:
+    def __init__(self, *, min_confidence: float = 50.0, moderation: bool = True) -> None:
         self.min_confidence = min_confidence
+        # DetectModerationLabels in the same Detect press: one more billed call.
+        self.moderation = moderation
 
     @classmethod
     def from_settings(cls) -> RekognitionDetector:
-        return cls(min_confidence=float(settings.FINDLABELS_REKOGNITION_MIN_CONFIDENCE))
+        return cls(
+            min_confidence=float(settings.FINDLABELS_REKOGNITION_MIN_CONFIDENCE),
+            moderation=bool(getattr(settings, "FINDLABELS_MODERATION", True)),
+        )
 
     def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
         """Labels for an encoded image sent as bytes; ``storage_name`` is not needed.
@@ -113,7 +145,8 @@ class RekognitionDetector:
         (A stored photo Rekognition can read in place goes through
         :meth:`detect_stored` first.)
         """
-        return self._detect_labels({"Bytes": image_bytes_for_rekognition(data)})
+        image = {"Bytes": image_bytes_for_rekognition(data)}
+        return self._with_moderation(self._detect_labels(image), image)
 
     def detect_stored(self, storage_name: str, size: int) -> Detection | None:
         """Labels for a photo in the app's S3 bucket, read by Rekognition itself.
@@ -129,14 +162,31 @@ class RekognitionDetector:
         if location is None:
             return None
         bucket, key = location
-        return self._detect_labels({"S3Object": {"Bucket": bucket, "Name": key}})
+        image = {"S3Object": {"Bucket": bucket, "Name": key}}
+        return self._with_moderation(self._detect_labels(image), image)
+
+    def _with_moderation(self, detection: Detection, image: dict[str, Any]) -> Detection:
+        """``detection`` with the moderation check of the same image added.
+
+        Asked only once the labels succeeded; if the check fails, the labels
+        are kept and the detection says its moderation part is missing.
+        """
+        if not self.moderation:
+            return detection
+        moderation = detect_moderation_labels(image, self.min_confidence)
+        if moderation is None:
+            return replace(detection, incomplete=(*detection.incomplete, PART_MODERATION))
+        return replace(detection, moderation=moderation)
 
     def _detect_labels(self, image: dict[str, Any]) -> Detection:
+        return with_text(self._labels(image), image)
+
+    def _labels(self, image: dict[str, Any]) -> Detection:
         try:
             response = client("rekognition").detect_labels(
                 Image=image,
                 MinConfidence=self.min_confidence,
-                Features=["GENERAL_LABELS"],
+                Features=FEATURES,
             )
             return detection_from_response(response)
         except ClientError as exc:
@@ -155,6 +205,166 @@ class RekognitionDetector:
             # (an odd response shape) is logged in full, never a 500.
             logger.exception("Rekognition DetectLabels failed unexpectedly")
             raise DetectionError(UNAVAILABLE, permanent=False) from exc
+
+
+def detect_moderation_labels(image: dict[str, Any], min_confidence: float) -> Moderation | None:
+    """Rekognition's ``DetectModerationLabels`` for an image; None if it failed.
+
+    Same client, timeouts and retries as DetectLabels. A failure is never
+    the person's to see (their labels are stored all the same); the log says
+    why, at error level when the operator must act (a role without
+    ``rekognition:DetectModerationLabels``, say).
+    """
+    try:
+        response = client("rekognition").detect_moderation_labels(
+            Image=image, MinConfidence=min_confidence
+        )
+        return moderation_from_response(response)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        request_id = exc.response.get("ResponseMetadata", {}).get("RequestId", "")
+        level = logging.WARNING if code in BUSY_ERRORS else logging.ERROR
+        logger.log(
+            level,
+            "Rekognition DetectModerationLabels failed: %s: %s (request %s)",
+            code,
+            error.get("Message", ""),
+            request_id,
+        )
+    except (BotoConnectionError, HTTPClientError) as exc:
+        logger.warning("Rekognition DetectModerationLabels could not be reached: %s", exc)
+    except BotoCoreError as exc:
+        logger.error("Rekognition DetectModerationLabels failed: %s: %s", type(exc).__name__, exc)
+    except Exception:
+        # An odd response shape: logged in full; the labels still stand.
+        logger.exception("Rekognition DetectModerationLabels failed unexpectedly")
+    return None
+
+
+def moderation_from_response(response: Mapping[str, Any]) -> Moderation:
+    """Our result type from a DetectModerationLabels response.
+
+    Each label's ``parent`` is its top-level category ("Explicit" for
+    "Exposed Male Genitalia"): Rekognition names only the direct parent,
+    and the rest of the chain is in the same answer.
+    """
+    raw_labels = [raw for raw in response.get("ModerationLabels", ()) if raw.get("Name")]
+    direct = {str(raw["Name"]): str(raw.get("ParentName") or "") for raw in raw_labels}
+
+    def top_level(name: str) -> str:
+        parent, seen = direct.get(name, ""), {name}
+        while direct.get(parent) and parent not in seen:
+            seen.add(parent)
+            parent = direct[parent]
+        return parent
+
+    labels = tuple(
+        ModerationLabel(
+            str(raw["Name"]), float(raw.get("Confidence", 0.0)), top_level(str(raw["Name"]))
+        )
+        for raw in raw_labels
+    )
+    return Moderation(labels, str(response.get("ModerationModelVersion") or "unknown"))
+
+
+def with_text(detection: Detection, image: dict[str, Any]) -> Detection:
+    """``detection`` with the lines DetectText reads in the same image.
+
+    Called once the labels are in: a failure here costs the text only, which
+    the detection then lists as incomplete, so the person can try again.
+    """
+    try:
+        response = client("rekognition").detect_text(Image=image)
+        lines = text_from_response(response)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        logger.warning(
+            "Rekognition DetectText failed, labels kept: %s: %s",
+            error.get("Code", ""),
+            error.get("Message", ""),
+        )
+    except BotoCoreError as exc:
+        logger.warning("Rekognition DetectText failed, labels kept: %s: %s",
+                       type(exc).__name__, exc)  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        logger.exception("Rekognition DetectText answered in a shape we cannot read")
+    else:
+        return replace(detection, text=lines)
+    return replace(detection, incomplete=(*detection.incomplete, PART_TEXT))
+
+
+def text_from_response(response: Mapping[str, Any]) -> tuple[TextLine, ...]:
+    """The LINE detections of a DetectText answer, in the order given (reading order)."""
+    return tuple(
+        TextLine(
+            text=str(raw["DetectedText"]),
+            confidence=float(raw.get("Confidence", 0.0)),
+            bounding_box=_box(raw.get("Geometry", {}).get("BoundingBox", {})),
+        )
+        for raw in response.get("TextDetections", ())
+        if raw.get("Type") == "LINE" and str(raw.get("DetectedText", "")).strip()
+    )
+
+
+def properties_from_response(raw: Mapping[str, Any] | None) -> ImageProperties | None:
+    """Our ImageProperties from DetectLabels' ``ImageProperties`` (whole photo).
+
+    Rekognition may name several CSS colours that simplify to one name; they
+    become one colour with their shares added and the hex of the largest.
+    """
+    if not raw:
+        return None
+    quality = raw.get("Quality") or {}
+    by_name: dict[str, DominantColor] = {}
+    for color in sorted(
+        raw.get("DominantColors", ()), key=lambda c: -float(c.get("PixelPercent", 0.0))
+    ):
+        name = _simplified(color)
+        if not name:
+            continue
+        percent = float(color.get("PixelPercent", 0.0))
+        known = by_name.get(name)
+        if known is None:
+            by_name[name] = DominantColor(name, _hex(color), percent)
+        else:
+            by_name[name] = replace(known, pixel_percent=known.pixel_percent + percent)
+    return ImageProperties(
+        colors=tuple(by_name.values()),
+        brightness=_optional_float(quality.get("Brightness")),
+        sharpness=_optional_float(quality.get("Sharpness")),
+    )
+
+
+def _simplified(color: Mapping[str, Any]) -> str:
+    name = str(color.get("SimplifiedColor") or "").strip().lower()
+    return SIMPLIFIED_COLORS.get(name, name)
+
+
+def _hex(color: Mapping[str, Any]) -> str:
+    # The page paints swatches with it: only ever "#" and six hex digits.
+    code = str(color.get("HexCode") or "").strip().lstrip("#").lower()
+    if re.fullmatch(r"[0-9a-f]{6}", code):
+        return f"#{code}"
+    red, green, blue = (
+        max(0, min(255, int(color.get(channel, 0)))) for channel in ("Red", "Green", "Blue")
+    )
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _instance_colors(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    names: list[str] = []
+    for color in sorted(
+        raw.get("DominantColors", ()), key=lambda c: -float(c.get("PixelPercent", 0.0))
+    ):
+        name = _simplified(color)
+        if name and name not in names:
+            names.append(name)
+    return tuple(names[:MAX_INSTANCE_COLORS])
 
 
 def s3_location(storage_name: str) -> tuple[str, str] | None:
@@ -277,11 +487,16 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def detection_from_response(response: Mapping[str, Any]) -> Detection:
-    """Our result types from a DetectLabels response (GENERAL_LABELS)."""
+    """Our result types from a DetectLabels response (GENERAL_LABELS, IMAGE_PROPERTIES)."""
     labels = tuple(
         label_from_response(raw) for raw in response.get("Labels", ()) if raw.get("Name")
     )
-    return Detection(ENGINE, str(response.get("LabelModelVersion") or "unknown"), labels)
+    return Detection(
+        ENGINE,
+        str(response.get("LabelModelVersion") or "unknown"),
+        labels,
+        properties=properties_from_response(response.get("ImageProperties")),
+    )
 
 
 def label_from_response(raw: Mapping[str, Any]) -> Label:
@@ -304,15 +519,19 @@ def _names(items: Iterable[Mapping[str, Any]] | None) -> tuple[str, ...]:
 
 
 def _instance(raw: Mapping[str, Any]) -> Instance:
-    box = raw["BoundingBox"]
     return Instance(
-        BoundingBox(
-            left=float(box.get("Left", 0.0)),
-            top=float(box.get("Top", 0.0)),
-            width=float(box.get("Width", 0.0)),
-            height=float(box.get("Height", 0.0)),
-        ),
+        _box(raw["BoundingBox"]),
         confidence=float(raw.get("Confidence", 0.0)),
+        colors=_instance_colors(raw),
+    )
+
+
+def _box(box: Mapping[str, Any]) -> BoundingBox:
+    return BoundingBox(
+        left=float(box.get("Left", 0.0)),
+        top=float(box.get("Top", 0.0)),
+        width=float(box.get("Width", 0.0)),
+        height=float(box.get("Height", 0.0)),
     )
 
 

@@ -33,6 +33,7 @@ def aws_mode(settings: Any, monkeypatch: Any) -> Iterator[aws_local.LocalAws]:
     settings.FINDLABELS_DETECTOR = "rekognition"
     settings.FINDLABELS_AUTH = "cognito"
     settings.FINDLABELS_DETECT_ON_UPLOAD = False
+    settings.FINDLABELS_MODERATION = False  # moto has no DetectModerationLabels
     settings.AWS_REGION = env["AWS_REGION"]
     settings.AWS_ENDPOINT_URL = local.endpoint
     settings.AWS_STORAGE_BUCKET_NAME = env["AWS_STORAGE_BUCKET_NAME"]

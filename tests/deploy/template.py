@@ -28,8 +28,7 @@ MOTO_UNSUPPORTED = {
     "AWS::Cognito::UserPool": "created with cognito-idp create_user_pool from its properties",
     "AWS::Cognito::UserPoolClient": "created with create_user_pool_client from its properties",
     "AWS::SecretsManager::Secret": "created with secretsmanager create_secret",
-    "AWS::S3::BucketPolicy": "applied with s3 put_bucket_policy after the stack exists",
-    "AWS::EC2::EIPAssociation": "made with ec2 associate_address after the stack exists",
+    "AWS::S3::BucketPolicy": "the photo bucket's applied with s3 put_bucket_policy afterwards",
 }
 
 
@@ -40,6 +39,7 @@ MOTO_IGNORED_PROPERTIES = {
         "PublicAccessBlockConfiguration",
         "OwnershipControls",
         "LifecycleConfiguration",
+        "VersioningConfiguration",
     ),
 }
 
@@ -62,12 +62,26 @@ def walk(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...
             yield from walk(value, (*path, index))
 
 
+def branches(node: Any) -> list[Any]:
+    """Both outcomes of an Fn::If (less AWS::NoValue), or the node itself."""
+    if isinstance(node, dict) and "Fn::If" in node:
+        _, when_true, when_false = node["Fn::If"]
+        return [b for b in (when_true, when_false) if b != {"Ref": "AWS::NoValue"}]
+    return [node]
+
+
+def role_policies(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """A role's inline policies, those behind a condition included."""
+    policies = resource.get("Properties", {}).get("Policies", [])
+    return [policy for item in policies for policy in branches(item)]
+
+
 def policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(resource name, statement) for every IAM statement the stack grants."""
     for name, resource in template["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::IAM::Role":
-            documents = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+            documents = [policy["PolicyDocument"] for policy in role_policies(resource)]
         elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             documents = [props["PolicyDocument"]]
         else:
@@ -154,12 +168,32 @@ def for_moto(session: Any, parameters: dict[str, str], region: str) -> MotoStack
         )
         stack.made["DatabaseSecret"] = {"Arn": db_secret["ARN"], "Password": password}
         literals[("GetAtt", "Database", "MasterUserSecret.SecretArn")] = db_secret["ARN"]
+        app_secret = secrets.create_secret(
+            Name="findlabels-database-app",
+            SecretString=json.dumps({"username": "findlabels_app", "password": "app-password"}),
+        )
+        stack.made["DatabaseAppSecret"] = {"Arn": app_secret["ARN"]}
+        literals[("Ref", "DatabaseAppSecret")] = app_secret["ARN"]
 
     stack.after_create.append(_bucket_settings(session, region, resources["MediaBucket"]))
     for name, resource in list(resources.items()):
         if resource["Type"] in MOTO_UNSUPPORTED:
             stack.after_create.extend(_stand_in(session, region, name, resource))
             del resources[name]
+
+    # moto leaves an AWS::NoValue inside a list as None, which its IAM cannot
+    # read: decide the role's conditional policies here, from the parameters.
+    decided = {
+        "UseSessionManager": parameters.get("EnableSessionManager", "true") == "true",
+        "SingleInstance": parameters.get("LoadBalancing", "none") == "none",
+        "UsePostgres": parameters.get("DatabaseEngine", "sqlite") == "postgres",
+    }
+    role = resources["InstanceRole"]["Properties"]
+    role["Policies"] = [
+        item["Fn::If"][1] if "Fn::If" in item else item
+        for item in role["Policies"]
+        if "Fn::If" not in item or decided[item["Fn::If"][0]]
+    ]
 
     # moto builds an EC2 instance from its own ImageId/InstanceType only and
     # ignores its LaunchTemplate; copy those two across (real CloudFormation
@@ -187,15 +221,20 @@ def _bucket_settings(
             Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
         )
         s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
-        rules = [
-            {
-                "ID": rule["Id"],
-                "Status": rule["Status"],
-                "Filter": {"Prefix": ""},
-                "AbortIncompleteMultipartUpload": rule["AbortIncompleteMultipartUpload"],
-            }
-            for rule in props["LifecycleConfiguration"]["Rules"]
-        ]
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration=props["VersioningConfiguration"]
+        )
+        # CloudFormation's rule properties, in the S3 API's names.
+        rules = []
+        for rule in props["LifecycleConfiguration"]["Rules"]:
+            api = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": ""}}
+            if "AbortIncompleteMultipartUpload" in rule:
+                api["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+            if "NoncurrentVersionExpiration" in rule:
+                api["NoncurrentVersionExpiration"] = rule["NoncurrentVersionExpiration"]
+            if "ExpiredObjectDeleteMarker" in rule:
+                api["Expiration"] = {"ExpiredObjectDeleteMarker": rule["ExpiredObjectDeleteMarker"]}
+            rules.append(api)
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
 
     return apply
@@ -207,6 +246,10 @@ def _stand_in(
     """Actions to run once the stack exists, for resources that need its outputs."""
     props = copy.deepcopy(resource.get("Properties", {}))
     if resource["Type"] == "AWS::S3::BucketPolicy":
+        if props["Bucket"] != {"Ref": "MediaBucket"}:
+            # The logs bucket's policy (Region-dependent principals) is only
+            # checked as data, in test_stack_operations.py.
+            return []
 
         def put_policy(physical: dict[str, str]) -> None:
             bucket = physical["MediaBucket"]
@@ -222,18 +265,6 @@ def _stand_in(
             )
 
         return [put_policy]
-    if resource["Type"] == "AWS::EC2::EIPAssociation":
-
-        def associate(physical: dict[str, str]) -> None:
-            if "ElasticIp" not in physical:  # LoadBalancing=alb: no single instance
-                return
-            ec2 = session.client("ec2", region_name=region)
-            address = ec2.describe_addresses(PublicIps=[physical["ElasticIp"]])["Addresses"][0]
-            ec2.associate_address(
-                AllocationId=address["AllocationId"], InstanceId=physical["Instance"]
-            )
-
-        return [associate]
     return []
 
 

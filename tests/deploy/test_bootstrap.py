@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import stat
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ BOOTSTRAP = DEPLOY / "bootstrap.sh"
 
 SQLITE_SINGLE = {
     "APP_REPOSITORY": "https://example.com/findlabels.git",
-    "APP_REF": "main",
+    "APP_REF": "0123456789abcdef0123456789abcdef01234567",
     "AWS_REGION": "eu-west-1",
     "AWS_STORAGE_BUCKET_NAME": "findlabels-mediabucket-abc123",
     "COGNITO_USER_POOL_ID": "eu-west-1_AbCdEf",
@@ -38,6 +40,11 @@ SQLITE_SINGLE = {
     "LETSENCRYPT_EMAIL": "",
     "BEHIND_LOAD_BALANCER": "0",
     "HTTPS_AT_LOAD_BALANCER": "0",
+    "DATABASE_INSTANCE_ID": "",
+    "INSTANCE_COUNT": "1",
+    "STACK_NAME": "findlabels",
+    "ELASTIC_IP_ALLOCATION_ID": "eipalloc-0123456789abcdef0",
+    "DATABASE_APP_SECRET_ARN": "",
 }
 POSTGRES_BEHIND_ALB = {
     **SQLITE_SINGLE,
@@ -49,6 +56,10 @@ POSTGRES_BEHIND_ALB = {
     "DOMAIN_NAME": "photos.example.com",
     "BEHIND_LOAD_BALANCER": "1",
     "HTTPS_AT_LOAD_BALANCER": "1",
+    "DATABASE_INSTANCE_ID": "findlabels-database",
+    "INSTANCE_COUNT": "3",
+    "ELASTIC_IP_ALLOCATION_ID": "",
+    "DATABASE_APP_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-AbC",
 }
 LETSENCRYPT_SINGLE = {
     **SQLITE_SINGLE,
@@ -162,8 +173,12 @@ def test_the_environment_file_is_private_and_complete(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "var/lib/findlabels").stat().st_mode) == 0o750
     assert stat.S_IMODE((tmp_path / "var/lib/findlabels/db").stat().st_mode) == 0o700
     assert "chown findlabels:findlabels" in result.stdout
-    for step in ("deploy/migrate.py", "createcachetable", "collectstatic", "prepare_model"):
+    assert env["FINDLABELS_UPLOAD_TEMP_DIR"] == "/var/lib/findlabels/tmp"
+    assert stat.S_IMODE((tmp_path / "var/lib/findlabels/tmp").stat().st_mode) == 0o700
+    for step in ("deploy/migrate.py", "collectstatic"):
         assert step in result.stdout
+    # Rekognition is AWS mode's engine: no on-box model to build on the first boot.
+    assert "prepare_model" not in result.stdout
 
 
 def test_postgres_behind_a_load_balancer_keeps_the_password_out_of_the_env(
@@ -173,12 +188,20 @@ def test_postgres_behind_a_load_balancer_keeps_the_password_out_of_the_env(
     result = bootstrap(tmp_path, PRIVATE_ADDRESS="10.0.0.12")
     assert result.returncode == 0, result.stderr
     env = env_file(tmp_path)
+    # The app connects as its own role, which may change rows, not tables.
     assert env["DATABASE_URL"] == (
-        "postgres://findlabels@findlabels-database.abc.eu-west-1.rds.amazonaws.com:5432"
-        "/findlabels?sslmode=require"
+        "postgres://findlabels_app@findlabels-database.abc.eu-west-1.rds.amazonaws.com:5432"
+        "/findlabels?sslmode=verify-full&sslrootcert=/etc/findlabels/rds-ca-bundle.pem"
     )
     assert env["PGPASSFILE"] == "/var/lib/findlabels/pgpass"
-    assert env["DATABASE_SECRET_ARN"] == POSTGRES_BEHIND_ALB["DATABASE_SECRET_ARN"]
+    assert env["DATABASE_SECRET_ARN"] == POSTGRES_BEHIND_ALB["DATABASE_APP_SECRET_ARN"]
+    # Migrations run as root with the master user, whose password file is root's.
+    migrate = next(line for line in result.stdout.splitlines() if "deploy/migrate.py" in line)
+    assert "runuser" not in migrate
+    assert "DATABASE_URL=postgres://findlabels@findlabels-database." in migrate
+    assert "PGPASSFILE=/etc/findlabels/pgpass-admin" in migrate
+    # (printed shell-quoted: the "!" of RDS's secret name comes out as "\\!")
+    assert "DATABASE_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds" in migrate
     # The load balancer's health checks use the instance's private address as Host.
     assert env["DJANGO_ALLOWED_HOSTS"] == (
         "photos.example.com,findlabels-lb-1.eu-west-1.elb.amazonaws.com,10.0.0.12"
@@ -192,7 +215,15 @@ def test_postgres_behind_a_load_balancer_keeps_the_password_out_of_the_env(
         "findlabels.service",
         "findlabels-db-credentials.service",
         "findlabels-db-credentials.timer",
+        "findlabels-sweep-media.service",
+        "findlabels-sweep-media.timer",
+        "findlabels-healthcheck.service",
+        "findlabels-healthcheck.timer",
     }
+    # A fleet opens a connection per request; one instance keeps them a minute.
+    assert env["DATABASE_CONN_MAX_AGE"] == "0"
+    assert env["DATABASE_INSTANCE_ID"] == "findlabels-database"
+    assert "curl -fsS --max-time 30 -o /etc/findlabels/rds-ca-bundle.pem" in result.stdout
     assert "aws_secrets.py pgpass" in result.stdout
     assert "enable --quiet --now findlabels-db-credentials.timer" in result.stdout
 
@@ -200,14 +231,15 @@ def test_postgres_behind_a_load_balancer_keeps_the_password_out_of_the_env(
 def test_a_setting_from_the_environment_wins_and_is_kept(tmp_path: Path) -> None:
     write_config(tmp_path, SQLITE_SINGLE)
     assert bootstrap(tmp_path).returncode == 0
-    updated = bootstrap(tmp_path, APP_REF="v1.4")
+    release = "fedcba9876543210fedcba9876543210fedcba98"
+    updated = bootstrap(tmp_path, APP_REF=release)
     assert updated.returncode == 0, updated.stderr
-    assert "fetch --quiet --tags origin v1.4" in updated.stdout
+    assert f"fetch --quiet --tags origin {release}" in updated.stdout
     saved = (tmp_path / "etc/findlabels/bootstrap.env").read_text()
-    assert "APP_REF=v1.4\n" in saved
+    assert f"APP_REF={release}\n" in saved
     assert stat.S_IMODE((tmp_path / "etc/findlabels/bootstrap.env").stat().st_mode) == 0o600
     again = bootstrap(tmp_path)
-    assert "fetch --quiet --tags origin v1.4" in again.stdout
+    assert f"fetch --quiet --tags origin {release}" in again.stdout
 
 
 def test_a_certificate_switches_nginx_and_django_to_https(tmp_path: Path) -> None:
@@ -239,9 +271,11 @@ def test_a_certificate_switches_nginx_and_django_to_https(tmp_path: Path) -> Non
     ("change", "message"),
     [
         ({"SITE_HOST": "two words"}, "SITE_HOST holds a space"),
+        ({"APP_REF": "main"}, "APP_REF must be a full 40-character commit SHA"),
+        ({"APP_REF": "v1.4"}, "APP_REF must be a full 40-character commit SHA"),
         ({"COGNITO_USER_POOL_ID": ""}, "COGNITO_USER_POOL_ID is not set"),
         ({"DATABASE_ENGINE": "mysql"}, "DATABASE_ENGINE must be sqlite or postgres"),
-        ({"DATABASE_ENGINE": "postgres"}, "needs DATABASE_HOST and DATABASE_SECRET_ARN"),
+        ({"DATABASE_ENGINE": "postgres"}, "needs DATABASE_HOST, DATABASE_SECRET_ARN and"),
         ({"BEHIND_LOAD_BALANCER": "1"}, "use postgres"),
     ],
 )
@@ -290,30 +324,143 @@ def test_an_update_checks_out_the_ref_and_runs_its_own_bootstrap(tmp_path: Path)
     git(repo, "commit", "--quiet", "-am", "v2")
     git(repo, "tag", "v2")
     root = tmp_path / "root"
+    # Releases are commits: fetched by SHA, not by a tag that can move.
+    v1, v2 = git(repo, "rev-parse", "v1"), git(repo, "rev-parse", "v2")
     script = f"""
         set -euo pipefail
         source {BOOTSTRAP}
         ROOT={root} DRY_RUN=0 APP_REPOSITORY=file://{repo}
-        APP_REF=v1; checkout_app; echo "v1 changed=$APP_CHANGED"
+        APP_REF={v1}; checkout_app; echo "v1 changed=$APP_CHANGED"
         reexec_if_newer; echo "v1 kept this script"
         APP_CHANGED=0; checkout_app; echo "v1 again changed=$APP_CHANGED"
-        APP_REF=v2; checkout_app; echo "v2 changed=$APP_CHANGED"
+        APP_REF={v2}; checkout_app; echo "v2 changed=$APP_CHANGED"
         reexec_if_newer; echo "not reached"
     """
     result = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    v1, v2 = git(repo, "rev-parse", "v1"), git(repo, "rev-parse", "v2")
     assert result.stdout.splitlines() == [
-        f"==> app at v1 ({v1})",
+        f"==> app at {v1} ({v1})",
         "v1 changed=1",
         "v1 kept this script",  # v1's bootstrap.sh is this one
         "v1 again changed=0",
-        f"==> app at v2 ({v2})",
+        f"==> app at {v2} ({v2})",
         "v2 changed=1",
-        "==> continuing with the bootstrap.sh of v2",
+        f"==> continuing with the bootstrap.sh of {v2}",
         # It must still restart the app, though its own checkout finds nothing to do.
-        "v2 bootstrap for APP_REF=v2, app changed: 1",
+        f"v2 bootstrap for APP_REF={v2}, app changed: 1",
     ]
     assert git(root / "opt/findlabels/app", "rev-parse", "HEAD") == git(repo, "rev-parse", "v2")
+
+
+class ArgvWatcher:
+    """Reads every process's /proc/PID/cmdline, over and over, in a thread."""
+
+    def __init__(self, secret: str, probe: str) -> None:
+        self.secret, self.probe = secret.encode(), probe.encode()
+        self.leaks: list[bytes] = []
+        self.probe_environments: list[bytes] = []
+        self.sweeps = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> ArgvWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for proc in Path("/proc").glob("[0-9]*"):
+                try:
+                    cmdline = (proc / "cmdline").read_bytes()
+                    if self.secret in cmdline:
+                        self.leaks.append(cmdline.replace(b"\0", b" "))
+                    # The stand-in itself (a #! script runs as `/bin/sh PATH`), not
+                    # the shell that hands over to it: /proc/PID/environ is the
+                    # environment a process was started with.
+                    if cmdline.split(b"\0")[:2] == [b"/bin/sh", self.probe]:
+                        self.probe_environments.append((proc / "environ").read_bytes())
+                except OSError:  # the process ended meanwhile
+                    continue
+            self.sweeps += 1
+
+
+@pytest.mark.parametrize(
+    "config", [SQLITE_SINGLE, POSTGRES_BEHIND_ALB], ids=["sqlite-single", "postgres-alb"]
+)
+def test_no_secret_appears_in_any_process_argv(tmp_path: Path, config: dict[str, str]) -> None:
+    secret = "ArgvCanary" + secrets.token_hex(16)
+    # Stands in for the app's commands: alive long enough to be seen, with
+    # the environment a real command would get.
+    probe = tmp_path / "probe-app-command"
+    probe.write_text("#!/bin/sh\nsleep 1\n")
+    probe.chmod(0o755)
+    write_config(tmp_path, config)
+    with ArgvWatcher(secret, str(probe)) as watcher:
+        result = bootstrap(
+            tmp_path, PRIVATE_ADDRESS="10.0.0.12", DRY_RUN_SECRET=secret, DRY_RUN_PROBE=str(probe)
+        )
+    assert result.returncode == 0, result.stderr
+    assert env_file(tmp_path)["DJANGO_SECRET_KEY"] == secret
+    assert secret not in result.stdout + result.stderr
+    assert watcher.sweeps > 10
+    # Never on a command line...
+    assert watcher.leaks == []
+    # ...though the commands did get the secret, through their environment.
+    assert watcher.probe_environments, "the watcher never saw the stand-in command run"
+    assert all(f"DJANGO_SECRET_KEY={secret}".encode() in e for e in watcher.probe_environments)
+
+
+def test_one_instance_claims_its_address_before_asking_for_a_certificate(tmp_path: Path) -> None:
+    write_config(tmp_path, LETSENCRYPT_SINGLE)
+    result = bootstrap(tmp_path, INSTANCE_ID="i-0abc")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    healthy = out.index("http://127.0.0.1/healthz")
+    claim = out.index(
+        "aws ec2 associate-address --region eu-west-1 --allocation-id "
+        "eipalloc-0123456789abcdef0 --instance-id i-0abc --allow-reassociation"
+    )
+    assert healthy < claim < out.index("certbot certonly")
+    # Until there is a certificate, a timer keeps asking (DNS may come later).
+    assert "enable --quiet --now findlabels-certificate.timer" in out
+    units = {p.name for p in (tmp_path / "etc/systemd/system").iterdir()}
+    assert {"findlabels-certificate.service", "findlabels-certificate.timer"} <= units
+
+
+def test_instances_behind_a_load_balancer_claim_no_address(tmp_path: Path) -> None:
+    write_config(tmp_path, POSTGRES_BEHIND_ALB)
+    result = bootstrap(tmp_path, PRIVATE_ADDRESS="10.0.0.12")
+    assert result.returncode == 0, result.stderr
+    assert "associate-address" not in result.stdout
+    assert "certbot" not in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runuser switches users only for root")
+def test_the_site_environment_reaches_a_command_run_as_another_user(tmp_path: Path) -> None:
+    """with_site_env + runuser for real (as `nobody`): exactly the site's settings arrive."""
+    env = tmp_path / "etc/findlabels/env"
+    env.parent.mkdir(parents=True)
+    env.write_text("# a comment\nDJANGO_SECRET_KEY=abc123\nDATABASE_URL=postgres://u@h/d?a=1&b=2\n")
+    (tmp_path / "etc/findlabels/env.local").write_text("EMAIL_HOST=smtp.example.com\n")
+    script = f"""
+        set -euo pipefail
+        source {BOOTSTRAP}
+        ROOT={tmp_path}
+        export LEAKY_OUTER_VARIABLE=1
+        with_site_env "$(command -v runuser)" -u nobody -- /usr/bin/env
+    """
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    seen = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert seen["DJANGO_SECRET_KEY"] == "abc123"
+    assert seen["DATABASE_URL"] == "postgres://u@h/d?a=1&b=2"
+    assert seen["EMAIL_HOST"] == "smtp.example.com"
+    assert seen["PATH"] == "/usr/bin:/bin"
+    assert seen["USER"] == "nobody"
+    assert "LEAKY_OUTER_VARIABLE" not in seen  # nothing of the caller's environment

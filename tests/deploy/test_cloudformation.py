@@ -33,6 +33,7 @@ from .template import as_list, for_moto, load, policy_statements, walk
 
 REGION = "us-east-1"
 APP_REPOSITORY = "https://example.com/findlabels.git"
+APP_REF = "0123456789abcdef0123456789abcdef01234567"
 BUCKET_ARN = {"Fn::GetAtt": ["MediaBucket", "Arn"]}
 BUCKET_OBJECTS = {"Fn::Sub": "${MediaBucket.Arn}/*"}
 
@@ -64,9 +65,15 @@ def test_cfn_lint_passes() -> None:
     result = subprocess.run(
         [
             str(cfn_lint),
+            # Informational checks too (stateful resources without a stated
+            # DeletionPolicy, and the like).
+            "--include-checks",
+            "I",
             "--regions",
             "us-east-1",
             "eu-west-1",
+            # A Region opened after August 2022 (log delivery by service principal).
+            "eu-south-2",
             "--",
             str(DEPLOY / "cloudformation.yaml"),
         ],
@@ -107,27 +114,94 @@ def test_s3_rights_are_on_the_media_bucket_only(template: dict[str, Any]) -> Non
             assert resources_of(statement) == [BUCKET_OBJECTS]
 
 
-def test_detect_labels_is_the_only_right_on_every_resource(template: dict[str, Any]) -> None:
-    star = [s for _, s in allows(template) if "*" in resources_of(s)]
-    assert [as_list(s["Action"]) for s in star] == [["rekognition:DetectLabels"]]
+# Actions IAM authorises on no particular resource, so "*" is their only Resource.
+SSM_AGENT = {
+    "ssm:UpdateInstanceInformation",
+    "ssm:ListInstanceAssociations",
+    "ssm:UpdateInstanceAssociationStatus",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+}
 
 
-def test_the_only_managed_policy_is_session_managers_and_it_is_optional(
+def test_only_actions_without_resource_permissions_are_on_every_resource(
     template: dict[str, Any],
 ) -> None:
-    # AmazonSSMManagedInstanceCore is AWS's (its ssm/ssmmessages/ec2messages
-    # actions are on "*"): the agent's, for Session Manager and send-command.
-    role = template["Resources"]["InstanceRole"]["Properties"]
-    assert role["ManagedPolicyArns"] == {
-        "Fn::If": [
-            "UseSessionManager",
-            [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}],
-            {"Ref": "AWS::NoValue"},
+    star = [s for _, s in allows(template) if "*" in resources_of(s)]
+    assert sorted(sorted(as_list(s["Action"])) for s in star) == sorted(
+        [
+            [
+                "rekognition:DetectLabels",
+                "rekognition:DetectModerationLabels",
+                "rekognition:DetectText",
+            ],
+            sorted(SSM_AGENT),
+            ["cloudwatch:PutMetricData"],
         ]
+    )
+    # Metrics only into this stack's own namespace.
+    (metrics,) = [s for s in star if s["Action"] == "cloudwatch:PutMetricData"]
+    assert metrics["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": {"Fn::Sub": "FindLabels/${AWS::StackName}"}}
     }
-    assert template["Parameters"]["EnableSessionManager"]["AllowedValues"] == ["true", "false"]
+
+
+def test_the_instances_cannot_read_parameter_store(template: dict[str, Any]) -> None:
+    """No AmazonSSMManagedInstanceCore (ssm:GetParameter on every parameter), no managed policy."""
+    role = template["Resources"]["InstanceRole"]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    actions = {a for _, s in allows(template) for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith("ssm:Get") or a.endswith(":*")}
+    # The agent's calls come only with EnableSessionManager=true.
+    (agent,) = [
+        item
+        for item in role["Properties"]["Policies"]
+        if "Fn::If" in item and item["Fn::If"][1]["PolicyName"] == "ssm-agent"
+    ]
+    assert agent["Fn::If"][0] == "UseSessionManager"
+    assert agent["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    # The one managed policy anywhere is AWS Backup's, on the backup service's role.
+    managed = {
+        name: r["Properties"]["ManagedPolicyArns"]
+        for name, r in template["Resources"].items()
+        if "ManagedPolicyArns" in r.get("Properties", {})
+    }
+    assert list(managed) == ["BackupRole"]
+    backup_principal = template["Resources"]["BackupRole"]["Properties"][
+        "AssumeRolePolicyDocument"
+    ]["Statement"][0]["Principal"]
+    assert backup_principal == {"Service": "backup.amazonaws.com"}
     kinds = {r["Type"] for r in template["Resources"].values()}
     assert not kinds & {"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::User"}
+
+
+def test_the_instance_may_claim_only_its_own_elastic_ip(template: dict[str, Any]) -> None:
+    statements = [s for _, s in allows(template) if s["Action"] == "ec2:AssociateAddress"]
+    assert len(statements) == 1
+    resources = [r["Fn::Sub"] for r in statements[0]["Resource"]]
+    assert resources[0].endswith(":elastic-ip/${ElasticIp.AllocationId}")
+    # No association by CloudFormation: it would come after the first boot's
+    # signal, too late for the certificate's HTTP challenge.
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert "AWS::EC2::EIPAssociation" not in kinds
+
+
+def test_rds_snapshots_only_of_this_database(template: dict[str, Any]) -> None:
+    statements = [s for _, s in allows(template) if "rds:CreateDBSnapshot" in s["Action"]]
+    assert len(statements) == 1
+    assert set(statements[0]["Action"]) == {"rds:CreateDBSnapshot", "rds:DescribeDBSnapshots"}
+    assert [r["Fn::Sub"].rsplit(":", 2)[-2:] for r in statements[0]["Resource"]] == [
+        ["db", "${Database}"],
+        ["snapshot", "${Database}-before-migrate-*"],
+    ]
 
 
 def test_the_role_has_no_cognito_rights_as_the_app_calls_only_public_operations(
@@ -148,6 +222,7 @@ def test_only_this_stacks_secrets_are_readable(template: dict[str, Any]) -> None
     assert resources_of(secret_statements[0]) == [
         {"Ref": "DjangoSecretKey"},
         {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]},
+        {"Ref": "DatabaseAppSecret"},
         {"Ref": "DjangoSecretKey"},
     ]
 
@@ -192,8 +267,17 @@ def test_ports_open_only_as_needed(template: dict[str, Any]) -> None:
     assert ports == {
         "AppHttpFromAllowed": (80, "SingleInstance"),
         "AppHttpsFromAllowed": (443, "SingleInstance"),
-        "AppSshFromAllowed": (22, "HasKeyName"),
+        "AppSshFromAllowed": (22, "OpenSsh"),
         "AppHttpFromLoadBalancer": (80, "UseLoadBalancer"),
+    }
+    # SSH: only to a range someone chose, never a 0.0.0.0/0 default.
+    assert ingress["AppSshFromAllowed"]["Properties"]["CidrIp"] == {"Ref": "SshCidr"}
+    assert template["Parameters"]["SshCidr"]["Default"] == ""
+    assert "0.0.0.0/0" not in json.dumps(template["Parameters"]["SshCidr"])
+    rule = template["Rules"]["SshNeedsAChosenCidr"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KeyName"}, ""]}]}
+    assert rule["Assertions"][0]["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SshCidr"}, ""]}]
     }
     assert "SecurityGroupIngress" not in resources["AppSecurityGroup"]["Properties"]
     database_rules = resources["DatabaseSecurityGroup"]["Properties"]["SecurityGroupIngress"]
@@ -272,7 +356,7 @@ class Stack:
 def create_stack(parameters: dict[str, str]) -> Stack:
     """Build the stack in moto (call inside ``mock_aws``)."""
     session = boto3.session.Session(region_name=REGION)
-    parameters = {"AppRepository": APP_REPOSITORY, **parameters}
+    parameters = {"AppRepository": APP_REPOSITORY, "AppRef": APP_REF, **parameters}
     if parameters.get("CertificateArn") == "issue one":
         acm = session.client("acm", region_name=REGION)
         issued = acm.request_certificate(DomainName=parameters["DomainName"])
@@ -302,7 +386,7 @@ def create_stack(parameters: dict[str, str]) -> Stack:
 @pytest.fixture
 def sqlite_stack(aws_credentials: None) -> Iterator[Stack]:
     with mock_aws():
-        yield create_stack({})
+        yield create_stack({"AllowPlainHttp": "true"})
 
 
 def test_moto_builds_the_single_instance_sqlite_stack(sqlite_stack: Stack) -> None:
@@ -315,6 +399,13 @@ def test_moto_builds_the_single_instance_sqlite_stack(sqlite_stack: Stack) -> No
     assert "Database" not in stack.physical
     assert "AutoScalingGroup" not in stack.physical
     ec2 = stack.client("ec2")
+    settings = stack.first_boot_settings()
+    # The instance claims its address itself (bootstrap.sh's claim_address), as here.
+    ec2.associate_address(
+        AllocationId=settings["ELASTIC_IP_ALLOCATION_ID"],
+        InstanceId=stack.outputs["InstanceId"],
+        AllowReassociation=True,
+    )
     instance = ec2.describe_instances(InstanceIds=[stack.outputs["InstanceId"]])
     assert instance["Reservations"][0]["Instances"][0]["PublicIpAddress"] == address
     # 80 and 443 from anywhere (the default AllowedCidr), and no SSH without a key pair.
@@ -323,7 +414,6 @@ def test_moto_builds_the_single_instance_sqlite_stack(sqlite_stack: Stack) -> No
         for rule in stack.ingress("AppSecurityGroup")
     )
     assert open_ports == [(80, "0.0.0.0/0"), (443, "0.0.0.0/0")]
-    settings = stack.first_boot_settings()
     assert settings["AWS_STORAGE_BUCKET_NAME"] == stack.outputs["MediaBucketName"]
     assert settings["COGNITO_USER_POOL_ID"] == stack.outputs["UserPoolId"]
     assert settings["COGNITO_APP_CLIENT_ID"] == stack.outputs["UserPoolClientId"]
@@ -331,6 +421,10 @@ def test_moto_builds_the_single_instance_sqlite_stack(sqlite_stack: Stack) -> No
     assert settings["DATABASE_ENGINE"] == "sqlite"
     assert settings["SITE_HOST"] == address
     assert settings["BEHIND_LOAD_BALANCER"] == "0"
+    assert settings["APP_REF"] == APP_REF
+    assert settings["STACK_NAME"] == "findlabels"
+    assert settings["INSTANCE_COUNT"] == "1"
+    assert stack.outputs["PlainHttpWarning"].startswith("WARNING: this site is plain HTTP")
 
 
 def test_the_created_bucket_is_private_and_encrypted(sqlite_stack: Stack) -> None:
@@ -350,7 +444,7 @@ def test_the_created_bucket_is_private_and_encrypted(sqlite_stack: Stack) -> Non
 
 def test_moto_builds_the_postgres_stack(aws_credentials: None) -> None:
     with mock_aws():
-        stack = create_stack({"DatabaseEngine": "postgres"})
+        stack = create_stack({"DatabaseEngine": "postgres", "AllowPlainHttp": "true"})
         rds = stack.client("rds")
         database = rds.describe_db_instances(DBInstanceIdentifier=stack.physical["Database"])
         endpoint = database["DBInstances"][0]["Endpoint"]
@@ -360,6 +454,8 @@ def test_moto_builds_the_postgres_stack(aws_credentials: None) -> None:
         assert settings["DATABASE_HOST"] == endpoint["Address"]
         assert settings["DATABASE_PORT"] == "5432"
         assert settings["DATABASE_SECRET_ARN"] == stack.made["DatabaseSecret"]["Arn"]
+        assert settings["DATABASE_APP_SECRET_ARN"] == stack.made["DatabaseAppSecret"]["Arn"]
+        assert settings["DATABASE_INSTANCE_ID"] == stack.physical["Database"]
         rules = stack.ingress("DatabaseSecurityGroup")
         assert [(r["FromPort"], r["UserIdGroupPairs"][0]["GroupId"]) for r in rules] == [
             (5432, stack.physical["AppSecurityGroup"])
@@ -376,6 +472,7 @@ def test_moto_builds_the_load_balanced_stack(aws_credentials: None) -> None:
                 "DomainName": "photos.example.com",
                 "CertificateArn": "issue one",
                 "KeyName": "operator",
+                "SshCidr": "198.51.100.7/32",
             }
         )
         assert stack.outputs["SiteUrl"] == "https://photos.example.com/"
@@ -391,10 +488,11 @@ def test_moto_builds_the_load_balanced_stack(aws_credentials: None) -> None:
         assert by_port[80]["DefaultActions"][0]["Type"] == "redirect"
         assert by_port[443]["Protocol"] == "HTTPS"
         target = elb.describe_target_groups(TargetGroupArns=[stack.physical["TargetGroup"]])
-        assert target["TargetGroups"][0]["HealthCheckPath"] == "/healthz"
+        assert target["TargetGroups"][0]["HealthCheckPath"] == "/healthz/live"
         # Instances take HTTP from the load balancer only; SSH because a key pair was given.
         app_rules = {r["FromPort"]: r for r in stack.ingress("AppSecurityGroup")}
         assert sorted(app_rules) == [22, 80]
+        assert app_rules[22]["IpRanges"][0]["CidrIp"] == "198.51.100.7/32"
         assert (
             app_rules[80]["UserIdGroupPairs"][0]["GroupId"]
             == (stack.physical["LoadBalancerSecurityGroup"])

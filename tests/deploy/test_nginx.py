@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -280,3 +281,16 @@ def test_the_upstream_timeout_outlasts_gunicorns() -> None:
     gunicorn = (DEPLOY / "gunicorn.conf.py").read_text()
     assert 'timeout = _env_int("GUNICORN_TIMEOUT", 120)' in gunicorn
     assert "proxy_read_timeout 150s;" in text
+
+
+def test_nginx_keeps_idle_connections_longer_than_the_load_balancer() -> None:
+    """Else the load balancer reuses a connection nginx just closed: a sporadic 502."""
+    from .template import load
+
+    attributes = load()["Resources"]["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]
+    idle = {a["Key"]: a["Value"] for a in attributes}["idle_timeout.timeout_seconds"]
+    keepalive = re.search(
+        r"^\s*keepalive_timeout (\d+)s;", (DEPLOY / "nginx.conf").read_text(), re.M
+    )
+    assert keepalive, "nginx.conf sets no keepalive_timeout (nginx's default is 75 s)"
+    assert int(keepalive.group(1)) > int(idle)

@@ -11,6 +11,7 @@ nginx sending the files the app has only approved (X-Accel-Redirect).
 from __future__ import annotations
 
 import html
+import importlib.util
 import io
 import os
 import re
@@ -145,6 +146,17 @@ def moto() -> Iterator[aws_local.LocalAws]:
 
 # --- gunicorn and nginx -----------------------------------------------------------
 
+# The app's PostgreSQL role, as bootstrap.sh names it.
+APP_ROLE = "findlabels_app"
+
+
+def migrate_module() -> Any:
+    spec = importlib.util.spec_from_file_location("deploy_migrate", DEPLOY / "migrate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 @dataclass
 class Site:
@@ -239,9 +251,16 @@ def launch(
             **extra,
         )
         site = Site(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{app_port}", folder, env)
-        # bootstrap.sh's prepare_app, in its order.
+        # bootstrap.sh's prepare_app, in its order: migrate.py as the database's
+        # owner (it also makes the cache table), then the app as its own role,
+        # which may change rows only (as migrate.py grants it on RDS).
         run([sys.executable, "deploy/migrate.py"], cwd=REPO, env=env)
-        site.manage("createcachetable")
+        with (
+            psycopg.connect(env["DATABASE_URL"], autocommit=True) as owner,
+            owner.cursor() as cursor,
+        ):
+            migrate_module().ensure_app_role(cursor, name, APP_ROLE, "app-password-1")
+        env["DATABASE_URL"] = postgres.url(name).replace("postgres@", f"{APP_ROLE}@")
         site.manage("collectstatic", "--noinput", "--verbosity", "0")
 
         app_log = folder / "gunicorn.log"
@@ -452,3 +471,46 @@ def test_local_media_is_approved_by_the_app_and_sent_by_nginx(
     assert stranger.status_code == 302
     assert requests.get(site.url + accel, timeout=10).status_code == 404
     site.assert_logs_are_clean()
+
+
+def test_a_database_outage_fails_the_deep_check_but_not_liveness(
+    launch: Callable[..., Site], postgres: Postgres
+) -> None:
+    """The load balancer asks /healthz/live: a database outage must not fail it.
+
+    Otherwise an RDS maintenance window or a password rotation would fail every
+    target at once and the Auto Scaling group would replace the whole fleet.
+    """
+    site = launch("outage")
+
+    def health(path: str) -> tuple[int, Any]:
+        response = requests.get(f"{site.url}{path}", timeout=30)
+        return response.status_code, response.json()
+
+    assert health("/healthz/live") == (200, {"status": "ok"})
+    assert health("/healthz") == (200, {"database": "ok", "storage": "ok"})
+    # The app holds its connections as its own role, not as the database's owner.
+    users = postgres.query(
+        "postgres", "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'outage'"
+    )
+    assert users == [(APP_ROLE,)]
+
+    # The outage: no new connections, and the workers' kept ones cut.
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as admin:
+        admin.execute("ALTER DATABASE outage ALLOW_CONNECTIONS false")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'outage'"
+        )
+    try:
+        for _ in range(4):  # each of gunicorn's workers and threads alike
+            status, body = health("/healthz")
+            assert status == 503
+            assert body["database"].startswith("error: ") and body["storage"] == "ok"
+            assert health("/healthz/live") == (200, {"status": "ok"})
+    finally:
+        with psycopg.connect(postgres.url("postgres"), autocommit=True) as admin:
+            admin.execute("ALTER DATABASE outage ALLOW_CONNECTIONS true")
+
+    # Back without a restart: dead kept connections are replaced.
+    assert health("/healthz") == (200, {"database": "ok", "storage": "ok"})
+    assert "Traceback" not in (site.folder / "gunicorn.log").read_text()

@@ -34,7 +34,15 @@ from PIL import Image as PILImage
 from PIL import JpegImagePlugin
 
 from findlabels import aws
-from gallery.detection import BoundingBox, DetectionError, Instance, get_detector
+from gallery.detection import (
+    PART_TEXT,
+    BoundingBox,
+    DetectionError,
+    DominantColor,
+    Instance,
+    TextLine,
+    get_detector,
+)
 from gallery.detection import rekognition as engine
 from gallery.detection.rekognition import BUSY, MAX_BYTES, UNAVAILABLE, RekognitionDetector
 from gallery.models import Image, detect_and_store
@@ -48,8 +56,9 @@ REGION = "us-east-1"
 BUCKET = "findlabels-test-rekognition"
 S3_LOCATION = "media"
 
-# Shaped like the DetectLabels API reference (Features=GENERAL_LABELS);
-# Stubber also checks it against botocore's model of the response.
+# Shaped like the DetectLabels API reference (Features=GENERAL_LABELS and
+# IMAGE_PROPERTIES); Stubber also checks it against botocore's model of the
+# response.
 RESPONSE: dict[str, Any] = {
     "Labels": [
         {
@@ -68,7 +77,25 @@ RESPONSE: dict[str, Any] = {
                             "CSSColor": "dimgrey",
                             "SimplifiedColor": "grey",
                             "PixelPercent": 40.1,
-                        }
+                        },
+                        {
+                            "Red": 200,
+                            "Green": 120,
+                            "Blue": 40,
+                            "HexCode": "#C87828",
+                            "CSSColor": "peru",
+                            "SimplifiedColor": "orange",
+                            "PixelPercent": 52.3,
+                        },
+                        {
+                            "Red": 110,
+                            "Green": 100,
+                            "Blue": 95,
+                            "HexCode": "6E645F",
+                            "CSSColor": "dimgray",
+                            "SimplifiedColor": "grey",
+                            "PixelPercent": 7.6,
+                        },
                     ],
                 }
             ],
@@ -103,22 +130,124 @@ RESPONSE: dict[str, Any] = {
         },
     ],
     "LabelModelVersion": "3.0",
+    "ImageProperties": {
+        "Quality": {"Brightness": 72.4, "Sharpness": 88.9, "Contrast": 61.0},
+        "DominantColors": [
+            {
+                "Red": 140,
+                "Green": 100,
+                "Blue": 70,
+                "HexCode": "8C6446",
+                "CSSColor": "sienna",
+                "SimplifiedColor": "brown",
+                "PixelPercent": 38.5,
+            },
+            {
+                "Red": 240,
+                "Green": 240,
+                "Blue": 235,
+                "HexCode": "F0F0EB",
+                "CSSColor": "whitesmoke",
+                "SimplifiedColor": "white",
+                "PixelPercent": 21.0,
+            },
+            {
+                "Red": 128,
+                "Green": 128,
+                "Blue": 128,
+                "HexCode": "808080",
+                "CSSColor": "grey",
+                "SimplifiedColor": "grey",
+                "PixelPercent": 12.5,
+            },
+            {
+                "Red": 105,
+                "Green": 105,
+                "Blue": 105,
+                "HexCode": "696969",
+                "CSSColor": "dimgrey",
+                "SimplifiedColor": "grey",
+                "PixelPercent": 9.0,
+            },
+        ],
+        "Foreground": {
+            "Quality": {"Brightness": 70.0, "Sharpness": 92.0},
+            "DominantColors": [],
+        },
+        "Background": {
+            "Quality": {"Brightness": 75.0, "Sharpness": 60.0},
+            "DominantColors": [],
+        },
+    },
+}
+
+# Shaped like the DetectText API reference: LINE and WORD detections.
+TEXT_RESPONSE: dict[str, Any] = {
+    "TextDetections": [
+        {
+            "DetectedText": "KEEP CALM",
+            "Type": "LINE",
+            "Id": 0,
+            "Confidence": 99.1,
+            "Geometry": {
+                "BoundingBox": {"Width": 0.4, "Height": 0.08, "Left": 0.3, "Top": 0.1},
+                "Polygon": [
+                    {"X": 0.3, "Y": 0.1},
+                    {"X": 0.7, "Y": 0.1},
+                    {"X": 0.7, "Y": 0.18},
+                    {"X": 0.3, "Y": 0.18},
+                ],
+            },
+        },
+        {
+            "DetectedText": "AND CARRY ON",
+            "Type": "LINE",
+            "Id": 1,
+            "Confidence": 97.6,
+            "Geometry": {
+                "BoundingBox": {"Width": 0.5, "Height": 0.08, "Left": 0.25, "Top": 0.2},
+                "Polygon": [],
+            },
+        },
+        {
+            "DetectedText": "KEEP",
+            "Type": "WORD",
+            "Id": 2,
+            "ParentId": 0,
+            "Confidence": 99.3,
+            "Geometry": {
+                "BoundingBox": {"Width": 0.18, "Height": 0.08, "Left": 0.3, "Top": 0.1},
+                "Polygon": [],
+            },
+        },
+    ],
+    "TextModelVersion": "3.0",
 }
 
 
 def detect_params(image: dict[str, Any], min_confidence: float = 50.0) -> dict[str, Any]:
-    return {"Image": image, "MinConfidence": min_confidence, "Features": ["GENERAL_LABELS"]}
+    return {
+        "Image": image,
+        "MinConfidence": min_confidence,
+        "Features": ["GENERAL_LABELS", "IMAGE_PROPERTIES"],
+    }
 
 
 @dataclass
 class StubbedRekognition:
-    """The stubbed client and every DetectLabels request it was asked to make."""
+    """The stubbed client and every DetectLabels (and DetectText) request it was asked to make."""
 
     stubber: Stubber
     requests: list[dict[str, Any]] = field(default_factory=list)
+    text_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def answer(self, image: Any = ANY, min_confidence: float = 50.0) -> None:
+        """DetectLabels answers, then DetectText for the same image."""
         self.stubber.add_response("detect_labels", RESPONSE, detect_params(image, min_confidence))
+        self.answer_text(image)
+
+    def answer_text(self, image: Any = ANY) -> None:
+        self.stubber.add_response("detect_text", TEXT_RESPONSE, {"Image": image})
 
     def fail(self, code: str, message: str = "details for the operator") -> None:
         self.stubber.add_client_error(
@@ -142,6 +271,9 @@ def aws_credentials(aws_credentials: None, settings: Any) -> Iterator[None]:
     settings.AWS_REGION = REGION
     settings.AWS_ENDPOINT_URL = None
     settings.FINDLABELS_REKOGNITION_MIN_CONFIDENCE = 50
+    # These tests are about DetectLabels; the moderation call that follows it
+    # has its own (test_rekognition_moderation.py).
+    settings.FINDLABELS_MODERATION = False
     aws.client.cache_clear()
     get_detector.cache_clear()
     yield
@@ -157,7 +289,11 @@ def rekognition(aws_credentials: None) -> Iterator[StubbedRekognition]:
     def record(params: dict[str, Any], **_: Any) -> None:
         stubbed.requests.append(params)
 
+    def record_text(params: dict[str, Any], **_: Any) -> None:
+        stubbed.text_requests.append(params)
+
     client.meta.events.register("before-parameter-build.rekognition.DetectLabels", record)
+    client.meta.events.register("before-parameter-build.rekognition.DetectText", record_text)
     with stubbed.stubber:
         yield stubbed
         # Every answer queued was asked for: no call was skipped.
@@ -221,19 +357,131 @@ def test_it_maps_every_part_of_a_detect_labels_answer(
     assert cat.parents == ("Pet", "Mammal", "Animal")
     assert cat.aliases == ("Kitty",)
     assert cat.categories == ("Animals and Pets",)
-    assert cat.instances == (Instance(BoundingBox(0.11, 0.23, 0.52, 0.61), 97.25),)
+    assert cat.instances == (
+        Instance(BoundingBox(0.11, 0.23, 0.52, 0.61), 97.25, colors=("orange", "gray")),
+    )
     assert animal.parents == ()
     assert animal.instances == ()
     assert [i.bounding_box.left for i in couch.instances] == [0.0, 0.7]
     assert couch.aliases == ("Sofa",)
 
 
-def test_one_detect_is_exactly_one_api_call(
+def test_it_reads_the_photos_colours_and_quality(
+    detector: RekognitionDetector, rekognition: StubbedRekognition
+) -> None:
+    rekognition.answer()
+
+    properties = detector.detect(make_jpeg()).properties
+
+    assert properties is not None
+    assert (properties.brightness, properties.sharpness) == (72.4, 88.9)
+    # Two CSS greys are one simplified "gray", their shares added.
+    assert properties.colors == (
+        DominantColor("brown", "#8c6446", 38.5),
+        DominantColor("white", "#f0f0eb", 21.0),
+        DominantColor("gray", "#808080", 21.5),
+    )
+
+
+def test_a_colour_code_that_is_not_hex_is_rebuilt_from_its_channels() -> None:
+    properties = engine.properties_from_response(
+        {
+            "DominantColors": [
+                {
+                    "Red": 300,
+                    "Green": 16,
+                    "Blue": 0,
+                    "HexCode": "red;background:url(x)",
+                    "SimplifiedColor": "Red",
+                    "PixelPercent": 50.0,
+                }
+            ]
+        }
+    )
+
+    assert properties is not None
+    assert properties.colors == (DominantColor("red", "#ff1000", 50.0),)
+    assert (properties.brightness, properties.sharpness) == (None, None)
+
+
+def test_each_box_gets_its_simplified_colours_largest_first(
+    detector: RekognitionDetector, rekognition: StubbedRekognition
+) -> None:
+    rekognition.answer()
+
+    cat, _, couch = detector.detect(make_jpeg()).labels
+
+    assert cat.instances[0].colors == ("orange", "gray")
+    assert couch.instances[0].colors == ()
+
+
+def test_it_reads_the_lines_of_text_in_the_same_press(
+    detector: RekognitionDetector, rekognition: StubbedRekognition
+) -> None:
+    data = make_jpeg()
+    rekognition.answer({"Bytes": data})
+
+    detection = detector.detect(data)
+
+    assert detection.text == (
+        TextLine("KEEP CALM", 99.1, BoundingBox(0.3, 0.1, 0.4, 0.08)),
+        TextLine("AND CARRY ON", 97.6, BoundingBox(0.25, 0.2, 0.5, 0.08)),
+    )
+    assert detection.incomplete == ()
+    assert rekognition.text_requests == [{"Image": {"Bytes": data}}]
+
+
+def test_one_detect_is_one_call_for_labels_and_one_for_text(
     detector: RekognitionDetector, rekognition: StubbedRekognition
 ) -> None:
     rekognition.answer()
     detector.detect(make_jpeg())
     assert len(rekognition.requests) == 1
+    assert len(rekognition.text_requests) == 1
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "AccessDeniedException"])
+def test_labels_are_kept_when_only_the_text_fails(
+    code: str,
+    detector: RekognitionDetector,
+    rekognition: StubbedRekognition,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rekognition.stubber.add_response("detect_labels", RESPONSE, detect_params(ANY))
+    rekognition.stubber.add_client_error(
+        "detect_text", service_error_code=code, service_message="details for the operator"
+    )
+
+    detection = detector.detect(make_jpeg())
+
+    assert [label.name for label in detection.labels] == ["Cat", "Animal", "Couch"]
+    assert detection.properties is not None
+    assert detection.text == ()
+    assert detection.incomplete == (PART_TEXT,)
+    assert code in caplog.text
+
+
+def test_unreachable_text_keeps_the_labels_too(
+    detector: RekognitionDetector, rekognition: StubbedRekognition
+) -> None:
+    # Nothing queued for DetectText: the stubbed client fails as botocore does.
+    rekognition.stubber.add_response("detect_labels", RESPONSE, detect_params(ANY))
+
+    detection = detector.detect(make_jpeg())
+
+    assert len(detection.labels) == 3
+    assert detection.incomplete == (PART_TEXT,)
+
+
+def test_an_answer_without_properties_or_text_is_read(
+    detector: RekognitionDetector, rekognition: StubbedRekognition
+) -> None:
+    rekognition.stubber.add_response("detect_labels", {"Labels": [], "LabelModelVersion": "3.0"})
+    rekognition.stubber.add_response("detect_text", {"TextDetections": []})
+
+    detection = detector.detect(make_jpeg())
+
+    assert (detection.properties, detection.text, detection.incomplete) == (None, (), ())
 
 
 def test_it_asks_for_the_configured_minimum_confidence(
@@ -249,6 +497,7 @@ def test_an_answer_without_labels_is_an_empty_detection(
     detector: RekognitionDetector, rekognition: StubbedRekognition
 ) -> None:
     rekognition.stubber.add_response("detect_labels", {"Labels": [], "LabelModelVersion": "3.0"})
+    rekognition.answer_text()
     detection = detector.detect(make_jpeg())
     assert detection.labels == ()
     assert detection.model_version == "3.0"
@@ -595,8 +844,23 @@ def test_detect_stores_rekognition_labels(
     assert cat.aliases == ["Kitty"]
     assert cat.categories == ["Animals and Pets"]
     assert cat.instances == [
-        {"left": 0.11, "top": 0.23, "width": 0.52, "height": 0.61, "confidence": 97.25}
+        {
+            "left": 0.11,
+            "top": 0.23,
+            "width": 0.52,
+            "height": 0.61,
+            "confidence": 97.25,
+            "colors": ["orange", "gray"],
+        }
     ]
+    assert [line["text"] for line in image.text] == ["KEEP CALM", "AND CARRY ON"]
+    assert image.properties["brightness"] == 72.4
+    assert image.properties["colors"][0] == {
+        "name": "brown",
+        "hex": "#8c6446",
+        "pixel_percent": 38.5,
+    }
+    assert image.incomplete == []
 
 
 @pytest.mark.usefixtures("rekognition_engine")
@@ -650,3 +914,6 @@ def test_bytes_reach_moto_too(aws_credentials: None) -> None:
     with mock_aws():
         detection = RekognitionDetector.from_settings().detect(make_jpeg())
     assert [label.name for label in detection.labels] == ["Mobile Phone"]
+    # moto's DetectText answers fixed lines; they come through the real client.
+    assert detection.text
+    assert detection.incomplete == ()

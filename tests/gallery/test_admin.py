@@ -57,16 +57,6 @@ def test_list_filters(
     assert staff_client.get(CHANGELIST, query).context["cl"].result_count == expected
 
 
-def test_hide_and_unhide_actions(staff_client: Client, make_image: Any) -> None:
-    image = make_image()
-    act(staff_client, "hide", image)
-    image.refresh_from_db()
-    assert image.hidden
-    act(staff_client, "unhide", image)
-    image.refresh_from_db()
-    assert not image.hidden
-
-
 def test_redetect_action_runs_the_engine(
     staff_client: Client, make_image: Any, detector: Any
 ) -> None:

@@ -138,3 +138,70 @@ def test_all_missing_only_labels_the_unlabelled_images_of_one_owner(
 def test_all_for_an_unknown_user_says_so() -> None:
     with pytest.raises(CommandError, match=r"No stored images for nobody@example\.com\."):
         call_command("detect_labels", "--all", "--user", "nobody@example.com")
+
+
+def label_as(image: Any, engine: str, model_version: str) -> None:
+    from django.utils import timezone
+
+    from gallery.models import Image
+
+    Image.objects.filter(pk=image.pk).update(
+        engine=engine, model_version=model_version, detected_at=timezone.now()
+    )
+
+
+@pytest.mark.django_db
+def test_all_outdated_reruns_only_images_labelled_by_another_engine_or_version(
+    make_image: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gallery.detection import get_detector
+
+    current = get_detector().model_version  # type: ignore[attr-defined]
+    old, fresh, other_engine, unlabelled = (make_image() for _ in range(4))
+    label_as(old, "local", "efficientnet-lite0+taxonomy-0+blazeface")
+    label_as(fresh, "local", current)
+    label_as(other_engine, "rekognition", "3.0")
+
+    call_command("detect_labels", "--all", "--outdated")
+
+    for image in (old, fresh, other_engine, unlabelled):
+        image.refresh_from_db()
+    assert (old.engine, old.model_version) == ("local", current) and old.labels.exists()
+    assert (other_engine.engine, other_engine.model_version) == ("local", current)
+    assert not fresh.labels.exists(), "labelled by the current version: left alone"
+    assert unlabelled.detected_at is None, "never labelled: not outdated"
+    assert "2/2" in capsys.readouterr().err, "the progress bar counts the outdated images"
+
+
+@pytest.mark.django_db
+def test_outdated_with_missing_only_also_labels_the_unlabelled(
+    make_image: Callable[..., Any],
+) -> None:
+    old, unlabelled = make_image(), make_image()
+    label_as(old, "local", "an-older-version")
+
+    call_command("detect_labels", "--all", "--outdated", "--missing-only")
+
+    for image in (old, unlabelled):
+        image.refresh_from_db()
+        assert image.labels.exists()
+
+
+@pytest.mark.django_db
+def test_for_an_engine_that_cannot_name_its_version_only_other_engines_are_outdated(
+    make_image: Callable[..., Any],
+) -> None:
+    from gallery.models import Image
+
+    local, rekognition_old, rekognition_new, _unlabelled = (make_image() for _ in range(4))
+    label_as(local, "local", "efficientnet-lite0")
+    label_as(rekognition_old, "rekognition", "2.0")
+    label_as(rekognition_new, "rekognition", "3.0")
+
+    assert list(Image.objects.outdated("rekognition", None)) == [local]
+    assert set(Image.objects.outdated("rekognition", "3.0")) == {local, rekognition_old}
+
+
+def test_selection_options_without_all_are_refused() -> None:
+    with pytest.raises(CommandError, match="go with --all"):
+        call_command("detect_labels", "--file", str(PHOTOS / "coffee.jpg"), "--outdated")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("tools.models.nsfw", "tools.models.ocr")
 
 
 def builders() -> list[ModuleType]:

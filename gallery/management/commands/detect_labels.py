@@ -31,12 +31,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--missing-only", action="store_true", help="With --all: unlabelled only."
         )
+        parser.add_argument(
+            "--outdated",
+            action="store_true",
+            help="With --all: labelled by another engine or model version only "
+            "(with --missing-only: those and the unlabelled).",
+        )
         parser.add_argument("--user", metavar="EMAIL", help="With --all: one owner's images.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["all"]:
-            self.detect_stored(options["missing_only"], options["user"])
+            self.detect_stored(options["missing_only"], options["outdated"], options["user"])
             return
+        if options["missing_only"] or options["outdated"] or options["user"]:
+            raise CommandError("--missing-only, --outdated and --user go with --all.")
         results = [self.detect_file(path, options["min_confidence"]) for path in options["file"]]
         if options["format"] == "json":
             self.stdout.write(json.dumps(results, indent=1))
@@ -56,13 +64,20 @@ class Command(BaseCommand):
             return {"file": str(path), "error": exc.message}
         return detection_json(str(path), detection.above(min_confidence))
 
-    def detect_stored(self, missing_only: bool, email: str | None) -> None:
+    def detect_stored(self, missing_only: bool, outdated: bool, email: str | None) -> None:
         images = Image.objects.visible().order_by("uploaded_at")
         if email:
             images = images.filter(owner__email__iexact=email)
             if not images.exists():
                 raise CommandError(f"No stored images for {email}.")
-        if missing_only:
+        if outdated:
+            detector = get_detector()
+            # Rekognition learns its version from its answer: None, so only
+            # another engine's labels count as outdated there.
+            version: str | None = getattr(detector, "model_version", None)
+            stale = images.outdated(detector.name, version)
+            images = stale | images.filter(detected_at__isnull=True) if missing_only else stale
+        elif missing_only:
             images = images.filter(detected_at__isnull=True)
         failures = 0
         progress = tqdm(images.iterator(), total=images.count(), unit="image", file=sys.stderr)
