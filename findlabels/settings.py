@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "gallery.uploads.UploadLimitsMiddleware",
 ]
 
 ROOT_URLCONF = "findlabels.urls"
@@ -218,10 +219,15 @@ CONTENT_SECURITY_POLICY = content_security_policy(MEDIA_ORIGINS)
 
 # Uploads larger than this go to a temporary file instead of memory, in the
 # state folder: /tmp is a RAM tmpfs on Amazon Linux 2023, where 200 MB bodies
-# times a dozen threads would eat the instance's memory.
+# times a dozen threads would eat the instance's memory. The file has no name
+# in the file system (gallery.uploads), so a killed worker leaves none behind.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = str(env_path("FINDLABELS_UPLOAD_TEMP_DIR", VAR_DIR / "tmp"))
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "gallery.uploads.UnnamedTemporaryFileUploadHandler",
+]
 FINDLABELS_MAX_UPLOAD_BYTES = env_int("FINDLABELS_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1)
 FINDLABELS_MAX_PIXELS = env_int("FINDLABELS_MAX_PIXELS", 50_000_000, minimum=1)
 FINDLABELS_MAX_FILES_PER_UPLOAD = env_int("FINDLABELS_MAX_FILES_PER_UPLOAD", 50, minimum=1)
@@ -260,7 +266,8 @@ if FINDLABELS_AUTH == "cognito":
     COGNITO_JWKS = env_str("COGNITO_JWKS")  # the pool's keys as JSON, to skip fetching them
     AUTHENTICATION_BACKENDS = [
         "accounts.cognito.backend.CognitoBackend",
-        "django.contrib.auth.backends.ModelBackend",  # local superusers reach /admin/
+        # Permissions of linked local accounts; the admin signs in through Cognito too.
+        "django.contrib.auth.backends.ModelBackend",
     ]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -103,6 +103,10 @@ class ImageAdmin(ModerationAdmin):
     actions = (*ModerationAdmin.moderation_actions, "redetect")
     date_hierarchy = "uploaded_at"
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Photos come only through the upload, which checks the file and stores it.
+        return False
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Image], search_term: str
     ) -> tuple[QuerySet[Image], bool]:

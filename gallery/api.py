@@ -26,9 +26,11 @@ from accounts.models import ApiToken, User
 
 from . import media, search
 from .detection import DetectionError
+from .imaging import decode_slot
 from .models import Image, Label, LabelTally, detect_and_store
 from .ratelimit import allow_detect
 from .uploads import AlreadyStored, UploadRejected, store_upload
+from .views import ENGINE_FAILED, find_labels, for_people
 
 logger = logging.getLogger(__name__)
 
@@ -335,10 +337,7 @@ def upload_images(
             continue
         stored += 1
         if settings.FINDLABELS_DETECT_ON_UPLOAD:
-            try:
-                detect_and_store(image)
-            except DetectionError:
-                logger.info("Labels not found at upload for %s", image.pk)
+            find_labels(image)  # stored either way; a failure is logged there
         results.append({"file": name, "image": one_image_out(request, image)})
     return Status(201 if stored else 400, {"results": results})
 
@@ -380,11 +379,16 @@ def detect(request: HttpRequest, image_id: uuid.UUID) -> Any:
         limit = settings.FINDLABELS_DETECT_RATE_PER_MINUTE
         return error(request, 429, "rate_limited", f"At most {limit} detections a minute.")
     try:
-        detect_and_store(image)
+        with decode_slot(image.width, image.height):  # large decodes take turns
+            detect_and_store(image)
     except DetectionError as exc:
+        logger.warning("Detect failed for image %s: %s", image.pk, exc.message)
         if exc.permanent:
-            return error(request, 422, "unsupported_image", exc.message)
-        return error(request, 503, "unavailable", exc.message)
+            return error(request, 422, "unsupported_image", for_people(exc))
+        return error(request, 503, "unavailable", for_people(exc))
+    except Exception:  # an engine library's own error, or the database's: logged, then told
+        logger.exception("Detect failed for image %s", image.pk)
+        return error(request, 503, "unavailable", ENGINE_FAILED)
     return one_image_out(request, image)
 
 

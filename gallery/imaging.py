@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
@@ -44,6 +47,30 @@ DECODE_ERRORS: tuple[type[BaseException], ...] = (
     KeyError,
     TypeError,
 )
+
+
+# A decoded 49 MP photo takes 147 MB of RGB; gunicorn's threads would stack
+# four of them in one worker. Decodes of images this large take turns, one at a
+# time per process; smaller ones (most phone photos, JPEG draft decodes) do not wait.
+LARGE_DECODE_PIXELS = 16_000_000
+_large_decodes = threading.BoundedSemaphore(1)
+# Taking turns is not enough on its own. Pillow keeps pixels in 16 MB blocks,
+# which glibc serves from each thread's own heap once its mmap threshold has
+# risen to that size (it does, after the first free), and a thread's heap is
+# never handed back: four threads kept four decodes, 750 MB, long after them.
+# Blocks above glibc's highest threshold (32 MB) are always mapped and unmapped.
+PIXEL_BLOCK_BYTES = 64 * 1024 * 1024
+PILImage.core.set_block_size(PIXEL_BLOCK_BYTES)
+
+
+@contextmanager
+def decode_slot(width: int, height: int) -> Iterator[None]:
+    """Hold the process's one slot for a large decode while the block runs."""
+    if width * height < LARGE_DECODE_PIXELS:
+        yield
+        return
+    with _large_decodes:
+        yield
 
 
 class InvalidImage(ValueError):
@@ -91,8 +118,10 @@ def process_upload(stream: IO[bytes], *, max_pixels: int) -> ProcessedImage:
                         f"it is {img.width}x{img.height} pixels; the limit is "
                         f"{max_pixels / 1e6:.0f} megapixels."
                     )
-                oriented_size = _oriented_size(img)
-                thumbnail = _thumbnail(img)
+                # Inside too: a PNG's EXIF may follow its pixels, so reading it decodes them.
+                with decode_slot(img.width, img.height):
+                    oriented_size = _oriented_size(img)
+                    thumbnail = _thumbnail(img)
     except InvalidImage:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
@@ -111,9 +140,9 @@ def process_upload(stream: IO[bytes], *, max_pixels: int) -> ProcessedImage:
 
 def display_jpeg(stream: IO[bytes], max_side: int = 2560) -> bytes:
     """An oriented JPEG of a stored original the browser cannot show (HEIC)."""
-    with PILImage.open(stream) as img:
-        oriented = ImageOps.exif_transpose(img)
-        oriented.thumbnail((max_side, max_side), PILImage.Resampling.LANCZOS)
+    with PILImage.open(stream) as img, decode_slot(img.width, img.height):
+        img.thumbnail((max_side, max_side), PILImage.Resampling.LANCZOS)
+        oriented = ImageOps.exif_transpose(img)  # on the small copy: a quarter of the memory
         if oriented.mode not in ("RGB", "L"):
             oriented = _flatten(oriented)
         out = io.BytesIO()
@@ -132,8 +161,10 @@ def _thumbnail(img: PILImage.Image) -> bytes:
     if img.format == "JPEG":
         img.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
     img.load()
+    # Shrink first, turn after: exif_transpose copies the whole image, even
+    # when there is nothing to turn. The box is square, so turning after fits.
+    img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), PILImage.Resampling.LANCZOS)
     oriented = ImageOps.exif_transpose(img)
-    oriented.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), PILImage.Resampling.LANCZOS)
     if oriented.mode not in ("RGB", "L"):
         oriented = _flatten(oriented)
     out = io.BytesIO()

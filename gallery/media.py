@@ -6,25 +6,36 @@ presigned URL, so the bytes never pass through the app server.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import shutil
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core import signing
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 
-from .imaging import BROWSER_TYPES, display_jpeg
+from .imaging import BROWSER_TYPES, FORMATS, display_jpeg
 from .links import image_url
 
 if TYPE_CHECKING:
     from .models import Image
+
+logger = logging.getLogger(__name__)
+
+# What a storage backend raises when it cannot do its job: a full or read-only
+# disk, an unreachable or refusing S3. Callers log these; they are never a 500.
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
 
 # Browsers may keep a private copy; presigned URLs expire sooner than this anyway.
 CACHE_CONTROL = "private, max-age=3600"
@@ -34,11 +45,37 @@ def on_s3() -> bool:
     return bool(settings.FINDLABELS_STORAGE == "s3")
 
 
+# Extensions a saved file of each type may keep; the first is given to others.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    content_type: (f".{extension}", *{"jpg": (".jpeg",), "heic": (".heif",)}.get(extension, ()))
+    for content_type, extension in FORMATS.values()
+}
+
+
 def _stored(image: Image, variant: str) -> tuple[str, str, str]:
     """Storage name, content type and download name of one variant."""
     if variant == "thumbnail":
         return str(image.thumbnail.name), "image/jpeg", "thumbnail.jpg"
-    return str(image.original.name), image.content_type, image.original_name
+    filename = download_name(image.original_name, image.content_type)
+    return str(image.original.name), image.content_type, filename
+
+
+def download_name(uploaded: str, content_type: str) -> str:
+    """The uploaded name, ending in the extension of the type the file really is.
+
+    ``evil.jpg.html`` that is a JPEG saves as ``evil.jpg``: a browser or file
+    manager decides by the extension what opens the file.
+    """
+    extensions = EXTENSIONS.get(content_type, (".bin",))
+    name = PurePosixPath(uploaded.replace("\\", "/")).name
+    if PurePosixPath(name).suffix.lower() in extensions:
+        return name
+    stem = PurePosixPath(name).stem
+    if not stem or stem.startswith("."):
+        stem = "photo"
+    if PurePosixPath(stem).suffix.lower() in extensions:
+        return stem
+    return f"{stem}{extensions[0]}"
 
 
 def thumbnail_src(image: Image) -> str:
@@ -46,6 +83,17 @@ def thumbnail_src(image: Image) -> str:
     if on_s3():
         return str(default_storage.url(str(image.thumbnail.name)))
     return image_url("gallery:thumbnail", image.pk)
+
+
+def display_copy_name(image: Image) -> str:
+    """Where the JPEG shown for a photo the browser cannot show is kept; "" for others."""
+    return display_copy_of(str(image.original.name or ""), image.content_type)
+
+
+def display_copy_of(original: str, content_type: str) -> str:
+    if content_type in BROWSER_TYPES or not original:
+        return ""
+    return str(PurePosixPath(original).with_name("display.jpg"))
 
 
 SIGNED_SALT = "gallery.media"
@@ -74,9 +122,13 @@ def image_for_signed(token: str) -> tuple[uuid.UUID, str] | None:
 
 
 def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponseBase:
-    if variant == "display" and image.content_type not in BROWSER_TYPES:
-        return _converted_for_display(image)
     name, content_type, filename = _stored(image, variant)
+    if variant == "display" and image.content_type not in BROWSER_TYPES:
+        copy = _display_copy(image)
+        if isinstance(copy, bytes):
+            return _jpeg_response(copy)
+        name, content_type = copy, "image/jpeg"
+        filename = download_name(image.original_name, content_type)
     disposition = content_disposition_header(download, filename) or "inline"
     if on_s3():
         url = default_storage.url(  # type: ignore[call-arg]  # S3Storage takes parameters
@@ -103,14 +155,43 @@ def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponse
     return response
 
 
-def _converted_for_display(image: Image) -> HttpResponse:
+def _display_copy(image: Image) -> str | bytes:
+    """The stored display JPEG's name, made on the first view (a 24 MP HEIC takes
+    about a second to convert); its bytes alone when it cannot be stored."""
+    name = display_copy_name(image)
+    if default_storage.exists(name):
+        return name
     try:
         with default_storage.open(str(image.original.name), "rb") as handle:
-            response = HttpResponse(display_jpeg(handle), content_type="image/jpeg")
+            data = display_jpeg(handle)
     except OSError as exc:
         raise Http404("The stored file is missing.") from exc
+    try:
+        saved = default_storage.save(name, ContentFile(data))
+    except STORAGE_ERRORS:
+        logger.warning("Could not keep the display copy %s", name, exc_info=True)
+        _forget(name)  # a partial file would be served as the photo next time
+        return data
+    if saved != name:  # another request stored it first; keep one copy
+        _forget(saved)
+    return name
+
+
+def _forget(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except STORAGE_ERRORS:
+        logger.exception("Could not delete stored file %s", name)
+
+
+def _jpeg_response(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = CACHE_CONTROL
     return response
+
+
+class StorageFull(OSError):
+    """Less free space than one upload of the largest size allowed needs."""
 
 
 def check_storage() -> None:
@@ -123,3 +204,27 @@ def check_storage() -> None:
     location.mkdir(parents=True, exist_ok=True)
     if not os.access(location, os.W_OK):
         raise PermissionError(f"{location} is not writable")
+    # An original plus its thumbnail; below that every upload would fail.
+    needed = settings.FINDLABELS_MAX_UPLOAD_BYTES + 1024 * 1024
+    free = shutil.disk_usage(location).free
+    if free < needed:
+        raise StorageFull(errno.ENOSPC, f"{free} bytes free in {location}, {needed} needed")
+
+
+def remove_empty_folders(names: list[str]) -> None:
+    """Remove the folders that held ``names`` once they are empty (local storage only).
+
+    Only a photo's own folder goes, never the owner's: an upload may be making
+    a new photo folder inside it at this moment.
+    """
+    if on_s3():
+        return  # S3 has no folders, only key prefixes
+    location = Path(default_storage.location)  # type: ignore[attr-defined]
+    for folder in {(location / name).parent for name in names}:
+        if folder.parent.parent == location / "images":
+            try:
+                folder.rmdir()
+            except OSError as exc:
+                # Gone already, or still holding a file whose failed delete was logged.
+                if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY):
+                    logger.exception("Could not remove the folder %s", folder)

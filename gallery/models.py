@@ -172,7 +172,8 @@ class Image(models.Model):
         return media.thumbnail_src(self)
 
     def stored_names(self) -> list[str]:
-        return [name for name in (self.original.name, self.thumbnail.name) if name]
+        names = (self.original.name, self.thumbnail.name, media.display_copy_name(self))
+        return [name for name in names if name]
 
     def corrected(self, rows: list[Label]) -> list[Label]:
         """The engine's label rows with this person's corrections applied."""

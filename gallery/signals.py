@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 
+from .media import STORAGE_ERRORS, remove_empty_folders
 from .models import Image, LabelTally, touch_galleries
 
 logger = logging.getLogger(__name__)
@@ -17,9 +18,11 @@ def delete_stored_files(names: list[str]) -> None:
     for name in names:
         try:
             default_storage.delete(name)
-        except OSError:
-            # The row is gone either way; an orphan file is logged for the operator.
+        except STORAGE_ERRORS:
+            # The row is gone either way; the orphan is logged for the operator
+            # and `manage.py sweep_media` removes it later.
             logger.exception("Could not delete stored file %s", name)
+    remove_empty_folders(names)
 
 
 @receiver(post_delete, sender=Image)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import uuid
 from urllib.parse import quote
 
@@ -25,21 +27,24 @@ from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import AuthenticatedRequest
+from accounts.models import AuthenticatedRequest, User
 
 from . import search
 from .detection import DetectionError
 from .forms import BulkForm, ConfidenceForm, GalleryFilterForm, LabelNameForm, UploadForm
+from .imaging import decode_slot
 from .media import check_storage, serve
 from .media import image_for_signed as media_for_signed
 from .models import (
     MAX_MUTED,
     Image,
+    Label,
     LabelTally,
     MutedLabel,
     detect_and_store,
@@ -49,13 +54,15 @@ from .models import (
 )
 from .ratelimit import allow_detect
 from .search import Query
-from .uploads import UploadRejected, store_upload
+from .uploads import AlreadyStored, UploadRejected, store_upload
 
 PAGE_SIZE = 24
 
+logger = logging.getLogger(__name__)
+
 
 def image_for(request: AuthenticatedRequest, image_id: uuid.UUID, *, manage: bool = False) -> Image:
-    """The one access check: the owner's image, or for staff any image to look at.
+    """The one access check: the owner's image, or any image for a moderator to look at.
 
     ``manage`` views (detect, delete) are the owner's alone; moderators act in
     the admin. Everyone else gets a 404, never a hint that the image exists.
@@ -65,9 +72,14 @@ def image_for(request: AuthenticatedRequest, image_id: uuid.UUID, *, manage: boo
         raise Http404("No such image.")
     if image.owner_id == request.user.pk:
         return image
-    if request.user.is_staff and not manage:
+    if may_view_any(request.user) and not manage:
         return image
     raise Http404("No such image.")
+
+
+def may_view_any(user: User) -> bool:
+    """Moderators: staff status opens the admin, the permission opens the photos."""
+    return user.is_staff and user.has_perm("gallery.view_image")
 
 
 def first_error(form: Form) -> str:
@@ -174,15 +186,50 @@ def _store_one(request: AuthenticatedRequest, upload_file: UploadedFile) -> bool
     name = upload_file.name or "A file"
     try:
         image = store_upload(request.user, upload_file)
+    except AlreadyStored as exc:
+        url = exc.image.get_absolute_url()
+        message = format_html('{} was not stored: {} <a href="{}">Open it</a>.', name, exc, url)
+        messages.warning(request, message)
+        return False
     except UploadRejected as exc:
         messages.error(request, f"{name} was not stored: {exc}")
         return False
     if settings.FINDLABELS_DETECT_ON_UPLOAD:
-        try:
-            detect_and_store(image)
-        except DetectionError as exc:
-            messages.warning(request, f"{name} was stored, but finding labels failed: {exc}")
+        found, problem = find_labels(image)
+        if found is None:
+            messages.warning(request, f"{name} was stored, but finding labels failed: {problem}")
     return True
+
+
+def find_labels(image: Image) -> tuple[list[Label] | None, str]:
+    """Run Detect on a stored photo: its labels, or None and a sentence saying why not.
+
+    The photo is stored whatever happens here, so no failure may become a 500:
+    an engine's own error (DetectionError), a database error while saving
+    labels, or an engine library raising something of its own. The details go
+    to the log for the operator; the person gets words without paths.
+    """
+    try:
+        with decode_slot(image.width, image.height):  # the engine decodes the whole photo
+            return detect_and_store(image), ""
+    except DetectionError as exc:
+        logger.warning("Detect failed for image %s: %s", image.pk, exc.message)
+        return None, for_people(exc)
+    except Exception:  # anything else: logged with its traceback, then told
+        logger.exception("Detect failed for image %s", image.pk)
+        return None, ENGINE_FAILED
+
+
+ENGINE_FAILED = "the label engine failed; the error is logged for the site's operator."
+# Absolute paths (POSIX or Windows) and the markers of library messages.
+_TECHNICAL = re.compile(r"(^|[\s(\"'=])(/|[A-Za-z]:\\)\S|ONNX|onnxruntime|Traceback|Errno")
+
+
+def for_people(error: DetectionError) -> str:
+    """An engine's message, unless it names server paths or library internals."""
+    if _TECHNICAL.search(error.message):
+        return ENGINE_FAILED if not error.permanent else "this photo could not be analysed."
+    return error.message
 
 
 @login_required
@@ -239,10 +286,9 @@ def detect(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
             request, f"You have run Detect {limit} times in the last minute; please wait a moment."
         )
     else:
-        try:
-            found = detect_and_store(image)
-        except DetectionError as exc:
-            messages.error(request, f"Labels could not be found: {exc}")
+        found, problem = find_labels(image)
+        if found is None:
+            messages.error(request, f"Labels could not be found: {problem}")
         else:
             messages.success(request, f"Found {len(found)} label{pluralize(len(found))}.")
     return redirect("gallery:detail", image_id=image.pk)
@@ -330,9 +376,8 @@ def _detect_each(request: AuthenticatedRequest, images: list[Image]) -> None:
         if not allow_detect(request.user.pk):
             messages.warning(request, "You have reached the Detect limit for this minute.")
             break
-        try:
-            detect_and_store(image)
-        except DetectionError:
+        found, _ = find_labels(image)  # the reasons are in the log
+        if found is None:
             failed.append(image.original_name)
         else:
             done += 1
@@ -360,11 +405,11 @@ def detect_missing(request: AuthenticatedRequest) -> JsonResponse:
         if not allow_detect(request.user.pk):
             message = "You have reached the Detect limit for this minute; try again shortly."
             return JsonResponse({"error": message}, status=429)
-        try:
-            detect_and_store(image)
-            done += 1
-        except DetectionError:
+        found, _ = find_labels(image)
+        if found is None:
             failed += 1  # skipped by the cursor; a later run tries it again
+        else:
+            done += 1
         last = str(image.pk)
     remaining = waiting.filter(pk__gt=last).count() if last else waiting.count()
     return JsonResponse({"done": done, "failed": failed, "after": last, "remaining": remaining})
@@ -385,7 +430,7 @@ def delete(request: AuthenticatedRequest, image_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def media(request: AuthenticatedRequest, image_id: uuid.UUID, variant: str) -> HttpResponseBase:
     image = image_for(request, image_id)
-    if image.hidden and not request.user.is_staff:
+    if image.hidden and not may_view_any(request.user):
         return redirect(static("img/removed.svg"))
     return serve(image, variant, download=request.GET.get("download") == "1")
 

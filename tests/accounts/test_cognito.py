@@ -640,21 +640,27 @@ def test_a_challenge_the_site_does_not_answer_is_explained(
     assert response.status_code == 200 and b"does not support yet" in response.content
 
 
-def test_a_local_superuser_reaches_the_admin(client: Client, pool: Pool, make_user: Any) -> None:
-    make_user("boss@example.com", is_staff=True, is_superuser=True)
-    response = client.post(
-        "/admin/login/?next=/admin/", {"username": "boss@example.com", "password": "pw-Secret-123"}
-    )
+def test_staff_reach_the_admin_through_the_cognito_sign_in(
+    client: Client, pool: Pool, django_user_model: Any
+) -> None:
+    signed_up_and_confirmed(client, pool)
+    sign_in(Client())  # makes the local user that staff status is given to
+    django_user_model.objects.filter(email=EMAIL).update(is_staff=True, is_superuser=True)
+    sign_in_page = client.get("/admin/login/?next=/admin/")["Location"]
+    assert sign_in_page.startswith("/accounts/login/?next=")
+    response = client.post(sign_in_page, {"login": EMAIL, "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
 
 
 def test_the_admin_refuses_a_cognito_only_user(client: Client, pool: Pool, make_user: Any) -> None:
     signed_up_and_confirmed(client, pool)
-    response = Client().post(
-        "/admin/login/?next=/admin/", {"username": EMAIL, "password": PASSWORD}
-    )
-    assert response.status_code == 200  # the login form again
+    sign_in(client)
+    assert client.get("/admin/login/?next=/admin/").status_code == 403
+    # Its old form takes no password any more, so a local password cannot get around Cognito.
+    anonymous = Client()
+    anonymous.post("/admin/login/", {"username": EMAIL, "password": PASSWORD})
+    assert "_auth_user_id" not in anonymous.session
 
 
 def test_anonymous_pages_send_people_to_the_cognito_sign_in(client: Client, pool: Pool) -> None:

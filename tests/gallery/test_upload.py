@@ -232,7 +232,7 @@ def test_heic_is_accepted_and_shown_as_jpeg(owner_client: Client) -> None:
     assert image.content_type == "image/heic"
     shown = owner_client.get(f"/images/{image.pk}/display")
     assert shown["Content-Type"] == "image/jpeg"
-    with PILImage.open(io.BytesIO(shown.content)) as img:
+    with PILImage.open(io.BytesIO(shown.getvalue())) as img:
         assert img.format == "JPEG" and img.size == (64, 48)
 
 
