@@ -376,7 +376,13 @@ def seed_batch(
         tallies.update((name, pct) for name, pct in image.tallied.items())
         found = photo_terms(mine, [], {}, image.original_name)
         terms += [
-            SearchTerm(image=image, owner=owner, term=term, confidence=confidence)
+            SearchTerm(
+                image=image,
+                owner=owner,
+                term=term,
+                confidence=confidence,
+                uploaded_at=image.uploaded_at,
+            )
             for term, confidence in found.items()
         ]
     Image.objects.bulk_create(images, batch_size=1000)

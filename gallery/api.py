@@ -27,7 +27,7 @@ from accounts.models import ApiToken, User
 from . import media, search
 from .detection import DetectionError
 from .imaging import decode_slot
-from .models import Image, Label, LabelTally, detect_and_store
+from .models import Image, Label, LabelTally, detect_and_store, gallery_photos
 from .ratelimit import allow_detect
 from .uploads import AlreadyStored, UploadRejected, store_upload
 from .views import ENGINE_FAILED, find_labels, for_people
@@ -295,8 +295,7 @@ def list_images(
     user: User = request.user  # type: ignore[assignment]
     minimum = user.label_confidence if min_confidence is None else min_confidence
     query = search.parse(q)
-    images = Image.objects.search(user, query, minimum) if query else Image.objects.owned_by(user)
-    paginator = Paginator(images.for_gallery(), PAGE_SIZE)
+    paginator = Paginator(gallery_photos(user, query, minimum), PAGE_SIZE)
     if page > paginator.num_pages and paginator.count:
         raise HttpError(404, f"There are {paginator.num_pages} pages.")
     current = paginator.get_page(page)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -253,7 +253,13 @@ class Image(models.Model):
         with transaction.atomic():
             self.terms.all().delete()
             SearchTerm.objects.bulk_create(
-                SearchTerm(image=self, owner_id=self.owner_id, term=term, confidence=confidence)
+                SearchTerm(
+                    image=self,
+                    owner_id=self.owner_id,
+                    term=term,
+                    confidence=confidence,
+                    uploaded_at=self.uploaded_at,
+                )
                 for term, confidence in terms.items()
             )
             LabelTally.objects.shift(self.owner_id, self.tallied, tallied)
@@ -583,11 +589,19 @@ class SearchTerm(models.Model):
     )
     term = models.CharField(max_length=search.MAX_TERM)
     confidence = models.FloatField()
+    # The photo's upload time again: a search's page is read in gallery order
+    # from the index alone, and counted without visiting the photos.
+    uploaded_at = models.DateTimeField()
 
     class Meta:
         indexes = [
             # Covers a clause's lookup: no visit to the table itself.
             models.Index(fields=["owner", "term", "confidence", "image"], name="searchterm_lookup"),
+            # Covers a search's first clause, in gallery order.
+            models.Index(
+                fields=["owner", "term", "-uploaded_at", "confidence", "image"],
+                name="searchterm_newest",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["image", "term"], name="searchterm_unique_per_image")
@@ -595,6 +609,75 @@ class SearchTerm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.term} ({self.confidence:.1f}%)"
+
+
+class SearchResults:
+    """A search's photos in gallery order, for a Paginator, from the index alone.
+
+    Counting and slicing read the index rows of the first word the person
+    asked for (hidden photos have none), so neither visits the photos; only
+    the page's 24 photos are fetched.
+    """
+
+    def __init__(self, terms: QuerySet[SearchTerm]) -> None:
+        self.terms = terms
+
+    @classmethod
+    def of(cls, user: User, query: search.Query, default_minimum: int) -> SearchResults | None:
+        """The results of ``query``, or None when no word asks for something (only "-dog")."""
+        clauses = query.minimums(default_minimum)
+        wanted = [(clause, minimum) for clause, minimum in clauses if not clause.exclude]
+        if not wanted:
+            return None
+        first, minimum = wanted[0]
+        terms = SearchTerm.objects.filter(
+            owner=user, term=first.term, confidence__gte=search.at_least(minimum)
+        )
+        for clause, minimum in clauses:
+            if clause is first:
+                continue
+            found = SearchTerm.objects.filter(
+                owner=user, term=clause.term, confidence__gte=search.at_least(minimum)
+            ).values("image_id")
+            terms = (
+                terms.exclude(image_id__in=found)
+                if clause.exclude
+                else terms.filter(image_id__in=found)
+            )
+        return cls(terms)
+
+    def count(self) -> int:
+        return self.terms.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[Image]:
+        return iter(self[:])
+
+    @overload
+    def __getitem__(self, index: int) -> Image: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Image]: ...
+
+    def __getitem__(self, index: int | slice) -> Image | list[Image]:
+        window = index if isinstance(index, slice) else slice(index, index + 1)
+        ordered = self.terms.order_by("-uploaded_at", "-image_id")
+        ids = list(ordered.values_list("image_id", flat=True)[window])
+        found = Image.objects.in_bulk(ids)
+        photos = [found[pk] for pk in ids if pk in found]
+        return photos if isinstance(index, slice) else photos[0]
+
+
+def gallery_photos(user: User, query: search.Query, minimum: int) -> SearchResults | ImageQuerySet:
+    """What the gallery (and the API's list) shows: the person's photos or a search's."""
+    if not query:
+        return Image.objects.owned_by(user).for_gallery()
+    results = SearchResults.of(user, query, minimum)
+    if results is None:  # only words to leave out: start from every photo
+        return Image.objects.search(user, query, minimum).for_gallery()
+    return results
 
 
 class LabelTallyQuerySet(models.QuerySet["LabelTally"]):

@@ -48,6 +48,7 @@ from .models import (
     LabelTally,
     MutedLabel,
     detect_and_store,
+    gallery_photos,
     mute_label,
     unmute_label,
     with_cards,
@@ -120,10 +121,7 @@ def cached_grid(request: AuthenticatedRequest, query: Query, minimum: int, numbe
     pages = caches["pages"]
     grid: str | None = pages.get(key)
     if grid is None:
-        images = (
-            Image.objects.search(user, query, minimum) if query else Image.objects.owned_by(user)
-        )
-        page = Paginator(images.for_gallery(), PAGE_SIZE).get_page(number)
+        page = Paginator(gallery_photos(user, query, minimum), PAGE_SIZE).get_page(number)
         with_cards(page.object_list, minimum)
         unlabelled = Image.objects.owned_by(user).visible().filter(detected_at__isnull=True)
         context = {

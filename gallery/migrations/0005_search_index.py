@@ -63,6 +63,7 @@ class Migration(migrations.Migration):
                 ),
                 ("term", models.CharField(max_length=100)),
                 ("confidence", models.FloatField()),
+                ("uploaded_at", models.DateTimeField()),
                 (
                     "image",
                     models.ForeignKey(
@@ -85,7 +86,11 @@ class Migration(migrations.Migration):
                 "indexes": [
                     models.Index(
                         fields=["owner", "term", "confidence", "image"], name="searchterm_lookup"
-                    )
+                    ),
+                    models.Index(
+                        fields=["owner", "term", "-uploaded_at", "confidence", "image"],
+                        name="searchterm_newest",
+                    ),
                 ],
                 "constraints": [
                     models.UniqueConstraint(

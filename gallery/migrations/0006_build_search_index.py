@@ -19,7 +19,13 @@ def build_index(apps: Any, schema_editor: Any) -> None:
         labels = list(image.labels.all())
         terms = photo_terms(labels, image.text, image.properties, image.original_name)
         term_model.objects.bulk_create(
-            term_model(image=image, owner_id=image.owner_id, term=term, confidence=confidence)
+            term_model(
+                image=image,
+                owner_id=image.owner_id,
+                term=term,
+                confidence=confidence,
+                uploaded_at=image.uploaded_at,
+            )
             for term, confidence in terms.items()
         )
         image.tallied = {label.name: shown_percent(label.confidence) for label in labels}

@@ -18,7 +18,7 @@ from gallery.detection import (
     Label,
     TextLine,
 )
-from gallery.models import Image, LabelTally, SearchTerm
+from gallery.models import Image, LabelTally, SearchTerm, gallery_photos
 from gallery.search import Clause, parse
 
 pytestmark = pytest.mark.django_db
@@ -72,8 +72,14 @@ def library(owner: Any, make_image: Any) -> dict[str, Image]:
 
 
 def found(user: Any, raw: str, minimum: int = 50) -> set[str]:
+    """What a query finds, the same through the gallery's index-only path and the QuerySet."""
     images = Image.objects.search(user, parse(raw), minimum)
-    return set(images.values_list("original_name", flat=True))
+    names = set(images.values_list("original_name", flat=True))
+    photos = gallery_photos(user, parse(raw), minimum)
+    listed = [image.original_name for image in photos[0 : len(photos)]]
+    assert len(listed) == len(set(listed)) == len(photos)
+    assert set(listed) == names, raw
+    return names
 
 
 # -- parsing -------------------------------------------------------------------
