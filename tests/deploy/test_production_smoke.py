@@ -44,7 +44,9 @@ PHOTOS = REPO / "tests" / "fixtures" / "photos"
 PASSWORD = "Correct-Horse-42"
 CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 # One gallery card: the detail link, then the thumbnail's <img>.
-CARD = re.compile(r'<a href="/images/([0-9a-f-]{36})/">\s*<img src="([^"]+)" alt="([^"]+)"')
+CARD = re.compile(
+    r'<a href="/images/([0-9a-f-]{36})/(?:\?back=[^"]*)?">\s*<img src="([^"]+)" alt="([^"]+)"'
+)
 
 
 # --- PostgreSQL -----------------------------------------------------------------
