@@ -139,7 +139,7 @@ def process_upload(stream: IO[bytes], *, max_pixels: int) -> ProcessedImage:
 
 
 def display_jpeg(stream: IO[bytes], max_side: int = 2560) -> bytes:
-    """An oriented JPEG of a stored original the browser cannot show (HEIC)."""
+    """An oriented JPEG of a stored original, at most ``max_side`` (large photos, HEIC)."""
     with PILImage.open(stream) as img, decode_slot(img.width, img.height):
         img.thumbnail((max_side, max_side), PILImage.Resampling.LANCZOS)
         oriented = ImageOps.exif_transpose(img)  # on the small copy: a quarter of the memory

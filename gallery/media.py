@@ -85,15 +85,23 @@ def thumbnail_src(image: Image) -> str:
     return image_url("gallery:thumbnail", image.pk)
 
 
+# The detail page shows a photo at most this large: a 12 MP original is never
+# sent to a phone, and a HEIC becomes a JPEG the browser can show.
+DISPLAY_MAX_SIDE = 2048
+
+
+def needs_display_copy(image: Image) -> bool:
+    too_large = max(image.width or 0, image.height or 0) > DISPLAY_MAX_SIDE
+    return image.content_type not in BROWSER_TYPES or too_large
+
+
 def display_copy_name(image: Image) -> str:
-    """Where the JPEG shown for a photo the browser cannot show is kept; "" for others."""
-    return display_copy_of(str(image.original.name or ""), image.content_type)
+    """Where the JPEG shown in place of a large or HEIC photo is kept, once made."""
+    return display_copy_of(str(image.original.name or ""))
 
 
-def display_copy_of(original: str, content_type: str) -> str:
-    if content_type in BROWSER_TYPES or not original:
-        return ""
-    return str(PurePosixPath(original).with_name("display.jpg"))
+def display_copy_of(original: str) -> str:
+    return str(PurePosixPath(original).with_name("display.jpg")) if original else ""
 
 
 SIGNED_SALT = "gallery.media"
@@ -123,7 +131,7 @@ def image_for_signed(token: str) -> tuple[uuid.UUID, str] | None:
 
 def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponseBase:
     name, content_type, filename = _stored(image, variant)
-    if variant == "display" and image.content_type not in BROWSER_TYPES:
+    if variant == "display" and needs_display_copy(image):
         copy = _display_copy(image)
         if isinstance(copy, bytes):
             return _jpeg_response(copy)
@@ -157,13 +165,14 @@ def serve(image: Image, variant: str, *, download: bool = False) -> HttpResponse
 
 def _display_copy(image: Image) -> str | bytes:
     """The stored display JPEG's name, made on the first view (a 24 MP HEIC takes
-    about a second to convert); its bytes alone when it cannot be stored."""
+    about a second to convert, a 12 MP JPEG a few hundred ms); its bytes alone
+    when it cannot be stored."""
     name = display_copy_name(image)
     if default_storage.exists(name):
         return name
     try:
         with default_storage.open(str(image.original.name), "rb") as handle:
-            data = display_jpeg(handle)
+            data = display_jpeg(handle, DISPLAY_MAX_SIDE)
     except OSError as exc:
         raise Http404("The stored file is missing.") from exc
     try:

@@ -761,14 +761,17 @@ def detect_and_store(image: Image) -> list[Label]:
     thing to turn into a message.
     """
     detector = get_detector()
+    muted = MutedLabel.objects.names(image.owner_id)
     # An engine that reads the storage itself (Rekognition with S3) skips the download.
     read_stored = getattr(detector, "detect_stored", None)
-    detection = read_stored(image.original.name, image.size_bytes) if read_stored else None
+    detection = (
+        read_stored(image.original.name, image.size_bytes, exclude=muted) if read_stored else None
+    )
     if detection is None:
         try:
             with image.original.open("rb") as stored:
                 data = stored.read()
         except OSError as exc:
             raise DetectionError("The stored photo could not be read.", permanent=False) from exc
-        detection = detector.detect(data, storage_name=image.original.name)
+        detection = detector.detect(data, storage_name=image.original.name, exclude=muted)
     return image.replace_labels(detection)

@@ -49,11 +49,9 @@ def survey(min_age: dt.timedelta = MIN_AGE) -> Sweep:
     cutoff = now() - min_age
     expected: dict[str, str] = {}  # file name -> its photo's id
     made_on_view: set[str] = set()  # display copies, made when first shown
-    for pk, *names, content_type in Image.objects.values_list(
-        "pk", "original", "thumbnail", "content_type"
-    ):
+    for pk, *names in Image.objects.values_list("pk", "original", "thumbnail"):
         expected.update({name: str(pk) for name in names if name})
-        made_on_view.add(display_copy_of(names[0], content_type))
+        made_on_view.add(display_copy_of(names[0]))
     found = Sweep()
     present: set[str] = set()
     for stored in stored_files():

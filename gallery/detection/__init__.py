@@ -6,6 +6,7 @@ else from an engine escapes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Protocol
 
@@ -46,17 +47,23 @@ __all__ = [
 class Detector(Protocol):
     name: str
 
-    def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
+    def detect(
+        self, data: bytes, *, storage_name: str | None = None, exclude: Sequence[str] = ()
+    ) -> Detection:
         """Find labels in one encoded image.
 
         ``storage_name`` is the image's name in the default storage, when it
         is stored; an engine may read it from there instead of ``data``.
+        ``exclude`` names labels the person never wants to see: an engine may
+        leave them out (Rekognition's LabelExclusionFilters); the app hides
+        them when storing whatever the engine does.
         """
         ...
 
 
-# An engine may also offer ``detect_stored(storage_name, size) -> Detection | None``:
-# find labels in an image where it lies in storage, or return None to be given bytes.
+# An engine may also offer
+# ``detect_stored(storage_name, size, exclude=()) -> Detection | None``: find labels
+# in an image where it lies in storage, or return None to be given bytes.
 
 ENGINES = ("local", "rekognition")
 

@@ -114,12 +114,15 @@ class LocalDetector:
             f"+{FaceDetector.version}+{ObjectDetector.version}+{TextReader.version}"
         )
 
-    def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
+    def detect(
+        self, data: bytes, *, storage_name: str | None = None, exclude: Sequence[str] = ()
+    ) -> Detection:
         """Labels, text, properties and the moderation check for an encoded image.
 
-        ``storage_name`` is unused (bytes suffice). A failed text or moderation
-        model costs only its part: the labels are kept and the detection says
-        which part is missing.
+        ``storage_name`` is unused (bytes suffice); ``exclude`` too: every label
+        is kept, so that one the person stops muting shows again at once. A
+        failed text or moderation model costs only its part: the labels are
+        kept and the detection says which part is missing.
         """
         # One decode, large enough for the classifier's crop, the object
         # detector's 416-pixel input and small print (OCR reads the lines at

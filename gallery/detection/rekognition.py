@@ -24,7 +24,7 @@ import io
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -139,16 +139,20 @@ class RekognitionDetector:
             moderation=bool(getattr(settings, "FINDLABELS_MODERATION", True)),
         )
 
-    def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
+    def detect(
+        self, data: bytes, *, storage_name: str | None = None, exclude: Sequence[str] = ()
+    ) -> Detection:
         """Labels for an encoded image sent as bytes; ``storage_name`` is not needed.
 
         (A stored photo Rekognition can read in place goes through
         :meth:`detect_stored` first.)
         """
         image = {"Bytes": image_bytes_for_rekognition(data)}
-        return self._with_moderation(self._detect_labels(image), image)
+        return self._with_moderation(self._detect_labels(image, exclude), image)
 
-    def detect_stored(self, storage_name: str, size: int) -> Detection | None:
+    def detect_stored(
+        self, storage_name: str, size: int, exclude: Sequence[str] = ()
+    ) -> Detection | None:
         """Labels for a photo in the app's S3 bucket, read by Rekognition itself.
 
         Returns None when Rekognition cannot read it in place (not S3, larger
@@ -163,7 +167,7 @@ class RekognitionDetector:
             return None
         bucket, key = location
         image = {"S3Object": {"Bucket": bucket, "Name": key}}
-        return self._with_moderation(self._detect_labels(image), image)
+        return self._with_moderation(self._detect_labels(image, exclude), image)
 
     def _with_moderation(self, detection: Detection, image: dict[str, Any]) -> Detection:
         """``detection`` with the moderation check of the same image added.
@@ -178,15 +182,23 @@ class RekognitionDetector:
             return replace(detection, incomplete=(*detection.incomplete, PART_MODERATION))
         return replace(detection, moderation=moderation)
 
-    def _detect_labels(self, image: dict[str, Any]) -> Detection:
-        return with_text(self._labels(image), image)
+    def _detect_labels(self, image: dict[str, Any], exclude: Sequence[str]) -> Detection:
+        return with_text(self._labels(image, exclude), image)
 
-    def _labels(self, image: dict[str, Any]) -> Detection:
+    def _labels(self, image: dict[str, Any], exclude: Sequence[str]) -> Detection:
+        # Labels the person muted are not asked for (Rekognition takes up to 100,
+        # as many as a person may mute), so one unmuted comes back on the next Detect.
+        settings_ = (
+            {"Settings": {"GeneralLabels": {"LabelExclusionFilters": list(exclude)[:100]}}}
+            if exclude
+            else {}
+        )
         try:
             response = client("rekognition").detect_labels(
                 Image=image,
                 MinConfidence=self.min_confidence,
                 Features=FEATURES,
+                **settings_,
             )
             return detection_from_response(response)
         except ClientError as exc:

@@ -920,3 +920,34 @@ def test_bytes_reach_moto_too(aws_credentials: None) -> None:
     # moto's DetectText answers fixed lines; they come through the real client.
     assert detection.text
     assert detection.incomplete == ()
+
+
+# -- labels the person muted ------------------------------------------------------
+
+
+def test_muted_labels_are_sent_as_label_exclusion_filters_and_unmuting_asks_again(
+    make_image: Callable[..., Image],
+    rekognition: StubbedRekognition,
+    monkeypatch: pytest.MonkeyPatch,
+    owner: Any,
+) -> None:
+    from gallery.models import mute_label, unmute_label
+
+    image = make_image()
+    monkeypatch.setattr("gallery.models.get_detector", RekognitionDetector.from_settings)
+    mute_label(owner, "Couch")
+    mute_label(owner, "Animal")
+    excluded = {
+        **detect_params(ANY),
+        "Settings": {"GeneralLabels": {"LabelExclusionFilters": ["Animal", "Couch"]}},
+    }
+    rekognition.stubber.add_response("detect_labels", RESPONSE, excluded)
+    rekognition.answer_text()
+    detect_and_store(image)
+    assert "Couch" not in {label.name for label in image.labels.shown()}
+
+    unmute_label(owner, "Couch")
+    unmute_label(owner, "Animal")
+    rekognition.answer()  # no Settings at all: every label is asked for again
+    detect_and_store(image)
+    assert "Couch" in {label.name for label in image.labels.shown()}

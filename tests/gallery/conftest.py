@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,9 @@ class FakeDetector:
     error: DetectionError | None = None
     calls: list[str | None] = field(default_factory=list)
 
-    def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
+    def detect(
+        self, data: bytes, *, storage_name: str | None = None, exclude: Sequence[str] = ()
+    ) -> Detection:
         self.calls.append(storage_name)
         if self.error:
             raise self.error

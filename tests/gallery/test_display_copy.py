@@ -1,4 +1,4 @@
-"""A photo the browser cannot show (HEIC) is converted once, not on every view."""
+"""Large photos and HEIC photos are shown through a display copy, made once."""
 
 from __future__ import annotations
 
@@ -70,3 +70,27 @@ def test_a_display_copy_that_cannot_be_saved_is_still_shown(
     response = owner_client.get(reverse("gallery:display", args=[heic.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     assert not default_storage.exists(heic.stored_names()[-1])
+
+
+def test_a_large_photo_is_shown_at_display_size_never_as_its_original(
+    owner_client: Client, make_image: Any
+) -> None:
+    from gallery.media import DISPLAY_MAX_SIDE
+
+    large = make_image(size=(3000, 2000))
+    response = owner_client.get(reverse("gallery:display", args=[large.pk]))
+    shown = PILImage.open(io.BytesIO(response.getvalue()))
+    assert max(shown.size) == DISPLAY_MAX_SIDE
+    assert response["Content-Type"] == "image/jpeg"
+
+
+def test_a_small_photo_is_shown_as_it_is(owner_client: Client, make_image: Any) -> None:
+    small = make_image(size=(640, 480))
+    response = owner_client.get(reverse("gallery:display", args=[small.pk]))
+    with small.original.open("rb") as stored:
+        assert response.getvalue() == stored.read()
+
+
+def test_another_person_never_sees_the_display_copy(other_client: Client, make_image: Any) -> None:
+    large = make_image(size=(3000, 2000))
+    assert other_client.get(reverse("gallery:display", args=[large.pk])).status_code == 404

@@ -6,7 +6,7 @@ superuser, owner and anonymous."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -372,7 +372,9 @@ def local_detector(classifier: NsfwClassifier) -> Any:
     class Local:
         name = "local"
 
-        def detect(self, data: bytes, *, storage_name: str | None = None) -> Detection:
+        def detect(
+            self, data: bytes, *, storage_name: str | None = None, exclude: Sequence[str] = ()
+        ) -> Detection:
             with PILImage.open(PHOTOS / "astronaut.jpg") as img:
                 moderation = classifier.check(img.convert("RGB"))
             return Detection("local", "test", (Label("Person", 90.0),), moderation=moderation)
