@@ -243,7 +243,17 @@ def test_the_bucket_is_private_encrypted_and_tidy(template: dict[str, Any]) -> N
             "Id": "abort-incomplete-multipart-uploads",
             "Status": "Enabled",
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-        }
+        },
+        {
+            "Id": "expire-old-versions",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+        },
+        {
+            "Id": "remove-expired-delete-markers",
+            "Status": "Enabled",
+            "ExpiredObjectDeleteMarker": True,
+        },
     ]
     # Presigned GETs through <img> need no CORS, and nothing is public.
     assert "CorsConfiguration" not in props
