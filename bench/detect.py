@@ -129,7 +129,7 @@ def warm_figures(data: bytes, runs: int) -> dict[str, Any]:
     size = detector.variant.resolution
     crop = detector.variant.crop_fraction
     # The decode every model shares: large enough for the biggest input.
-    needed = max(detector.variant.min_side, objects.MIN_SIDE)
+    needed = max(detector.variant.min_side, objects.MIN_SIDE, local.TEXT_MIN_SIDE)
     img = load_image(data, min_side=needed)
     tensor = to_classifier_input(img, size, crop)
     taxonomy, faces = local.Taxonomy.load(), local.FaceDetector.load()
@@ -146,6 +146,14 @@ def warm_figures(data: bytes, runs: int) -> dict[str, Any]:
     def face_inference() -> None:
         faces._session.run(None, {faces._input_name: face_tensor})
 
+    reader, moderation = local.TextReader.load(), local.NsfwClassifier.load()
+
+    def text_detection() -> None:
+        reader.read(img)  # a photo without text: the line detector alone runs
+
+    def moderation_inference() -> None:
+        moderation.nsfw_probability(img)
+
     def bare() -> None:
         decoded = Image.open(io.BytesIO(data))
         decoded.draft("RGB", (needed, needed))
@@ -153,6 +161,8 @@ def warm_figures(data: bytes, runs: int) -> dict[str, Any]:
         inference()
         object_inference()
         face_inference()
+        text_detection()
+        moderation_inference()
 
     probabilities = detector.classify(img)
     classified = taxonomy.labels_from_probabilities(probabilities, detector.floor)
@@ -162,6 +172,8 @@ def warm_figures(data: bytes, runs: int) -> dict[str, Any]:
             "inference": inference,
             "object_inference": object_inference,
             "face_inference": face_inference,
+            "text_detection": text_detection,
+            "moderation_inference": moderation_inference,
             "bare": bare,
             "detect": lambda: detector.detect(data),
             "load_image": lambda: load_image(data, min_side=needed),
@@ -190,6 +202,8 @@ def warm_figures(data: bytes, runs: int) -> dict[str, Any]:
             "face_inference",
             "objects",
             "object_inference",
+            "text_detection",
+            "moderation_inference",
             "fusion",
         )
     }
