@@ -96,8 +96,9 @@ def needs_display_copy(image: Image) -> bool:
 
 
 def display_copy_name(image: Image) -> str:
-    """Where the JPEG shown in place of a large or HEIC photo is kept, once made."""
-    return display_copy_of(str(image.original.name or ""))
+    """Where the JPEG shown in place of a large or HEIC photo is kept, once made;
+    "" for a photo shown as it is."""
+    return display_copy_of(str(image.original.name or "")) if needs_display_copy(image) else ""
 
 
 def display_copy_of(original: str) -> str:
