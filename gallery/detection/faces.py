@@ -21,7 +21,6 @@ suppression at IoU 0.3.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -29,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from . import modelcache
+from .preprocess import Letterbox
 from .runtime import LOAD_ERRORS, default_threads, new_session
 from .types import BoundingBox, DetectionError, Instance, Label
 
@@ -49,17 +49,7 @@ RAW_SCORE_CLIP = 80.0
 # -- detection -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Letterbox:
-    """Where the scaled photo sits inside the square model input, in pixels."""
-
-    left: int
-    top: int
-    width: int
-    height: int
-
-
-def _letterbox(img: Image.Image) -> tuple[np.ndarray, _Letterbox]:
+def _letterbox(img: Image.Image) -> tuple[np.ndarray, Letterbox]:
     """Scale the photo to fit 192x192, centred on black, as MediaPipe does.
 
     Returns an NCHW float tensor in [-1, 1]; the border is black, i.e. -1.
@@ -68,8 +58,8 @@ def _letterbox(img: Image.Image) -> tuple[np.ndarray, _Letterbox]:
         img = img.convert("RGB")
     width, height = img.size
     scale = INPUT_SIZE / max(width, height)
-    box = _Letterbox(0, 0, max(1, round(width * scale)), max(1, round(height * scale)))
-    box = _Letterbox(
+    box = Letterbox(0, 0, max(1, round(width * scale)), max(1, round(height * scale)))
+    box = Letterbox(
         (INPUT_SIZE - box.width) // 2, (INPUT_SIZE - box.height) // 2, box.width, box.height
     )
     # reducing_gap lets Pillow box-reduce a large image by an integer factor
@@ -190,7 +180,7 @@ class FaceDetector:
         return faces
 
 
-def _to_photo_ratios(corners: np.ndarray, box: _Letterbox) -> BoundingBox | None:
+def _to_photo_ratios(corners: np.ndarray, box: Letterbox) -> BoundingBox | None:
     """Undo the letterbox: model-input ratios to ratios of the photo, clipped."""
     pixels = corners * INPUT_SIZE
     left = float(np.clip((pixels[0] - box.left) / box.width, 0.0, 1.0))

@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from . import modelcache
+from .preprocess import Letterbox
 from .runtime import LOAD_ERRORS, default_threads, new_session
 from .taxonomy import Taxonomy
 from .types import BoundingBox, DetectionError
@@ -93,23 +94,13 @@ class Box:
     bounding_box: BoundingBox
 
 
-@dataclass(frozen=True)
-class _Letterbox:
-    """Where the scaled photo sits inside the square input, in input pixels."""
-
-    left: int
-    top: int
-    width: int
-    height: int
-
-
 # (x - mean) / std as one multiply-add per value, in RGB order for the
 # pixels Pillow gives; the channels are then reversed into BGR.
 _SCALE_BGR = (1.0 / _STD_BGR).astype(np.float32)
 _OFFSET_BGR = (-_MEAN_BGR / _STD_BGR).astype(np.float32)
 
 
-def to_input(img: Image.Image) -> tuple[np.ndarray, _Letterbox]:
+def to_input(img: Image.Image) -> tuple[np.ndarray, Letterbox]:
     """The (1, 3, 416, 416) BGR, normalised NCHW tensor and where the photo sits in it."""
     rgb = img if img.mode == "RGB" else img.convert("RGB")
     width, height = rgb.size
@@ -117,7 +108,7 @@ def to_input(img: Image.Image) -> tuple[np.ndarray, _Letterbox]:
     ratio = INPUT_SIZE / max(width, height)
     scaled_w = max(1, min(INPUT_SIZE, round(width * ratio)))
     scaled_h = max(1, min(INPUT_SIZE, round(height * ratio)))
-    place = _Letterbox(
+    place = Letterbox(
         (INPUT_SIZE - scaled_w) // 2, (INPUT_SIZE - scaled_h) // 2, scaled_w, scaled_h
     )
     # reducing_gap box-reduces by an integer factor first: far cheaper than a
@@ -198,7 +189,7 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> list[int
     return kept
 
 
-def _to_photo_ratios(corners: np.ndarray, place: _Letterbox) -> BoundingBox | None:
+def _to_photo_ratios(corners: np.ndarray, place: Letterbox) -> BoundingBox | None:
     """Undo the letterbox: input pixels to ratios of the photo, clipped."""
     left = float(np.clip((corners[0] - place.left) / place.width, 0.0, 1.0))
     top = float(np.clip((corners[1] - place.top) / place.height, 0.0, 1.0))

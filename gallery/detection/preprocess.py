@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -185,3 +186,13 @@ def _wide_grey_to_rgb(img: Image.Image) -> Image.Image:
 
 def _max_pixels_setting() -> int:
     return int(setting("FINDLABELS_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where a photo, scaled to fit, sits inside a square model input, in input pixels."""
+
+    left: int
+    top: int
+    width: int
+    height: int

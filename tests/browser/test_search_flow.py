@@ -12,12 +12,12 @@ from django.contrib.auth import get_user_model
 from gallery.detection import BoundingBox, Detection, Instance, Label
 from gallery.models import Image
 from gallery.uploads import store_upload
+from tests.browser.test_local_flow import PASSWORD, sign_in
 from tests.conftest import upload_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
-PASSWORD = "Correct-Horse-42"
 BOX = Instance(BoundingBox(0.2, 0.2, 0.5, 0.6), 92.0, ("brown",))
 FOUND = {
     "chelsea_cat.jpg": (Label("Cat", 92.0, ("Pet", "Animal"), (BOX,)), Label("Pet", 93.0)),
@@ -39,14 +39,6 @@ def library(live_server: Any) -> list[Image]:
         image.replace_labels(Detection("local", "test", labels))
         stored.append(image)
     return stored
-
-
-def sign_in(page: Any, base: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=login]", "ada@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def names_on_page(page: Any) -> set[str]:
