@@ -42,8 +42,14 @@ class Migration(migrations.Migration):
             ],
             options={
                 "indexes": [
-                    models.Index(fields=["owner", "folded"], name="labeltally_prefix"),
-                    models.Index(fields=["owner", "percent"], name="labeltally_owner_percent"),
+                    # Both cover their query: /labels/ groups by name, suggestions range on folded.
+                    models.Index(
+                        fields=["owner", "name", "percent", "images"], name="labeltally_counts"
+                    ),
+                    models.Index(
+                        fields=["owner", "folded", "percent", "images", "name"],
+                        name="labeltally_prefix",
+                    ),
                 ],
                 "constraints": [
                     models.UniqueConstraint(

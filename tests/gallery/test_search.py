@@ -287,8 +287,8 @@ def test_suggestions_are_the_persons_labels_by_prefix_most_photos_first(
     assert response.json() == {"suggestions": [{"name": "Soccer Ball", "count": 1}]}
     rows = owner_client.get("/search/suggest/", {"q": "p"}).json()["suggestions"]
     assert rows == [{"name": "Pet", "count": 2}]
-    car = owner_client.get("/search/suggest/", {"q": "car"}).json()["suggestions"]
-    assert [row["name"] for row in car] == ["Car", "Sports Car"]
+    car = owner_client.get("/search/suggest/", {"q": "CA"}).json()["suggestions"]
+    assert [row["name"] for row in car] == ["Car"], "the name's start, whatever the case"
 
 
 def test_suggestions_never_show_another_persons_labels(other_client: Client, library: Any) -> None:
