@@ -649,6 +649,19 @@ class SearchResults:
     def count(self) -> int:
         return self.terms.count()
 
+    def neighbours(self, image: Image) -> tuple[Image | None, Image | None]:
+        """The results just newer and just older than ``image``, in gallery order."""
+        at, pk = image.uploaded_at, image.pk
+        rows = self.terms.values_list("image_id", flat=True)
+        newer = rows.filter(Q(uploaded_at__gt=at) | Q(uploaded_at=at, image_id__gt=pk))
+        older = rows.filter(Q(uploaded_at__lt=at) | Q(uploaded_at=at, image_id__lt=pk))
+        found = [
+            newer.order_by("uploaded_at", "image_id").first(),
+            older.order_by("-uploaded_at", "-image_id").first(),
+        ]
+        photos = Image.objects.in_bulk([pk for pk in found if pk is not None])
+        return photos.get(found[0]), photos.get(found[1])
+
     def __len__(self) -> int:
         return self.count()
 

@@ -258,12 +258,9 @@ def viewer_links(request: AuthenticatedRequest, image: Image, back: str) -> dict
         return {"back": back}
     form = GalleryFilterForm(QueryDict(back[2:]))
     query = form.query()
-    photos = (
-        Image.objects.search(request.user, query, request.user.label_confidence)
-        if query
-        else Image.objects.owned_by(request.user)
+    newer, older = gallery_photos(request.user, query, request.user.label_confidence).neighbours(
+        image
     )
-    newer, older = photos.neighbours(image)
     suffix = f"?back={quote(back)}"
     return {
         "back": back,
