@@ -54,9 +54,7 @@ class ImageQuerySet(models.QuerySet["Image"]):
         """
         images = self.owned_by(user).visible()
         for clause, minimum in query.minimums(default_minimum):
-            found = SearchTerm.objects.filter(
-                owner=user, term=clause.term, confidence__gte=search.at_least(minimum)
-            ).values("image_id")
+            found = SearchTerm.objects.found(user, clause.term, minimum).values("image_id")
             images = images.exclude(pk__in=found) if clause.exclude else images.filter(pk__in=found)
         return images
 
@@ -553,7 +551,6 @@ def mute_label(owner: User, name: str) -> bool:
             labels = Label.objects.filter(image__owner=owner, name=name)
             labels.update(shown=False)
             reindex_images_with(labels)
-    touch_galleries(owner.pk)
     return True
 
 
@@ -566,12 +563,18 @@ def unmute_label(owner: User, name: str) -> None:
         labels = Label.objects.filter(image__owner=owner, name=name)
         labels.exclude(image_id__in=removed).update(shown=True)
         reindex_images_with(labels)
-    touch_galleries(owner.pk)
 
 
 def reindex_images_with(labels: LabelQuerySet) -> None:
+    """Reindex the photos holding these labels (each refreshes its owner's gallery)."""
     for image in Image.objects.filter(pk__in=labels.values("image_id")).iterator(chunk_size=500):
         image.reindex()
+
+
+class SearchTermQuerySet(models.QuerySet["SearchTerm"]):
+    def found(self, user: User, term: str, minimum: int) -> SearchTermQuerySet:
+        """The person's index rows for ``term`` shown at ``minimum`` percent or more."""
+        return self.filter(owner=user, term=term, confidence__gte=search.at_least(minimum))
 
 
 class SearchTerm(models.Model):
@@ -592,6 +595,8 @@ class SearchTerm(models.Model):
     # The photo's upload time again: a search's page is read in gallery order
     # from the index alone, and counted without visiting the photos.
     uploaded_at = models.DateTimeField()
+
+    objects = SearchTermQuerySet.as_manager()
 
     class Meta:
         indexes = [
@@ -630,15 +635,11 @@ class SearchResults:
         if not wanted:
             return None
         first, minimum = wanted[0]
-        terms = SearchTerm.objects.filter(
-            owner=user, term=first.term, confidence__gte=search.at_least(minimum)
-        )
+        terms = SearchTerm.objects.found(user, first.term, minimum)
         for clause, minimum in clauses:
             if clause is first:
                 continue
-            found = SearchTerm.objects.filter(
-                owner=user, term=clause.term, confidence__gte=search.at_least(minimum)
-            ).values("image_id")
+            found = SearchTerm.objects.found(user, clause.term, minimum).values("image_id")
             terms = (
                 terms.exclude(image_id__in=found)
                 if clause.exclude
